@@ -1,0 +1,57 @@
+# Every target sets up what it needs: a fresh clone runs `make synth` or `make test` directly.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+# ENV=all synthesizes every environment; ENV=dev (or staging, prod) just one.
+ENV ?= all
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAGEMAKER_VALIDATE_ROLE := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup synth test lint bench rehearse clean
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+synth: setup
+	rm -rf cdk.out
+	npx cdk synth --quiet -c envs=$(ENV) > /dev/null
+	$(PY) -m ml_platform.report cdk.out
+	$(MAKE) --no-print-directory lint
+
+# cfn-lint on every synthesized template (nested assemblies of each Stage included).
+lint: setup
+	find cdk.out -name '*.template.json' -print0 | xargs -0 $(VENV)/bin/cfn-lint --format parseable
+
+test: setup
+	rc=0; $(PY) -m pytest -q tests || rc=$$?
+	# pytest exits 5 when it collects no tests; an empty suite is not a failure of the build.
+	if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
+
+bench: setup
+	$(PY) -m bench $(BENCH)
+
+rehearse: setup
+	$(PY) scripts/rehearse.py
+
+clean:
+	rm -rf cdk.out .rehearsal bench_results
