@@ -40,7 +40,7 @@ synth: setup
 
 # cfn-lint on every synthesized template (nested assemblies of each Stage included).
 lint: setup
-	find cdk.out -name '*.template.json' -print0 | xargs -0 $(VENV)/bin/cfn-lint --format parseable
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error --format parseable
 
 test: setup
 	rc=0; $(PY) -m pytest -q tests || rc=$$?

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Composition root: load each environment's configuration, build its Stage, run the security gates.
+
+`cdk synth -c envs=dev` (or `make synth ENV=dev`) builds one environment; the default is all.
+A configuration error stops here, before any construct exists, with the file, field and reason.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import aws_cdk as cdk
+
+from ml_platform import nag
+from ml_platform.config import ENVIRONMENTS, ConfigError, load_config
+from ml_platform.report import read_violations, write_reports
+from ml_platform.stages.platform_stage import MlPlatformStage
+
+
+def selected_environments(value: str) -> list[str]:
+    names = list(ENVIRONMENTS) if value in ("", "all") else [v.strip() for v in value.split(",")]
+    unknown = [n for n in names if n not in ENVIRONMENTS]
+    if unknown:
+        raise ConfigError(f"-c envs: unknown environment(s) {unknown}; choose from {list(ENVIRONMENTS)} or 'all'")
+    return names
+
+
+def main() -> int:
+    app = cdk.App()
+    try:
+        envs = selected_environments(str(app.node.try_get_context("envs") or "all"))
+        configs = [load_config(name) for name in envs]
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    for config in configs:
+        MlPlatformStage(app, config.environment.capitalize(), config=config)
+    nag.add_rule_packs(app)
+    try:
+        app.synth()
+    except RuntimeError as exc:
+        if "ValidationFailed" not in str(exc):
+            raise
+    # The gate is enforced here rather than left to the framework: when the CDK CLI runs the app
+    # it asks the framework not to fail synth on validation errors (@aws-cdk/core:
+    # failSynthOnValidationErrors=false) and, as of CLI 2.1148, then exits 0 regardless.
+    reports = write_reports(app.outdir)
+    violations = read_violations(app.outdir)
+    if violations:
+        for v in violations:
+            print(f"ERROR {v.rule_id} {v.resource_path}: {v.description}", file=sys.stderr)
+        print(f"security gate failed: {len(violations)} unacknowledged cdk-nag error(s); see "
+              + ", ".join(str(r) for r in reports), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    sys.exit(main())

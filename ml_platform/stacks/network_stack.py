@@ -1,0 +1,29 @@
+"""Network stack: the VPC every workload runs in."""
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from ml_platform.stacks.base import PlatformStack
+from aws_cdk import aws_kms as kms
+from ml_platform.retention import retention
+from constructs import Construct
+
+from ml_platform.config import PlatformConfig
+from ml_platform.constructs.network import SecureVpc
+from ml_platform.naming import Naming
+
+
+class NetworkStack(PlatformStack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
+                 logs_key: kms.IKey, removal_policy: cdk.RemovalPolicy, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.network = SecureVpc(
+            self, "Network",
+            cidr=config.network.cidr,
+            availability_zones=config.availability_zones,
+            nat_gateways=config.network.nat_gateways,
+            logs_key=logs_key,
+            flow_log_retention=retention(config.network.flow_log_retention_days),
+            flow_logs_role_name=naming.role_name("vpc-flow-logs"),
+            removal_policy=removal_policy,
+        )
