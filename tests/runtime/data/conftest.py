@@ -67,3 +67,14 @@ def spark(tmp_path_factory):
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    """The synthetic event generator module (tests/runtime/data/synthetic_events.py)."""
+    path = Path(__file__).resolve().parent / "synthetic_events.py"
+    spec = importlib.util.spec_from_file_location("data_tests_synthetic_events", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
