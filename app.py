@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import aws_cdk as cdk
 
 from ml_platform import nag
-from ml_platform.config import ENVIRONMENTS, ConfigError, load_config
+from ml_platform.config import CONFIG_DIR, ENVIRONMENTS, ConfigError, load_config
 from ml_platform.report import read_violations, write_reports
 from ml_platform.stages.platform_stage import MlPlatformStage
 
@@ -29,7 +30,9 @@ def main() -> int:
     app = cdk.App()
     try:
         envs = selected_environments(str(app.node.try_get_context("envs") or "all"))
-        configs = [load_config(name) for name in envs]
+        # ML_PLATFORM_CONFIG_DIR points at another set of environment files (tests, forks).
+        config_dir = Path(os.environ.get("ML_PLATFORM_CONFIG_DIR", CONFIG_DIR))
+        configs = [load_config(name, config_dir) for name in envs]
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

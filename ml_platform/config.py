@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -37,11 +36,6 @@ class ConfigError(Exception):
 class _Section(BaseModel):
     # Unknown keys are typos until proven otherwise; values are never coerced across types.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class RemovalPolicy(str, Enum):
-    DESTROY = "destroy"
-    RETAIN = "retain"
 
 
 class CostTags(_Section):
@@ -231,7 +225,7 @@ class PlatformConfig(_Section):
     account: str
     region: str
     name_prefix: str
-    removal_policy: RemovalPolicy
+    removal_policy: Literal["destroy", "retain"]
     tags: CostTags
     log_retention_days: int = 365
     network: NetworkConfig
@@ -272,7 +266,7 @@ class PlatformConfig(_Section):
 
     @model_validator(mode="after")
     def _prod_keeps_data(self) -> "PlatformConfig":
-        if self.environment == "prod" and self.removal_policy is not RemovalPolicy.RETAIN:
+        if self.environment == "prod" and self.removal_policy != "retain":
             raise ValueError("removal_policy: prod must retain data ('retain'), never 'destroy'")
         if self.tags.environment != self.environment:
             raise ValueError("tags.environment must equal environment")
@@ -285,23 +279,13 @@ class PlatformConfig(_Section):
 
     @property
     def destroy_on_delete(self) -> bool:
-        return self.removal_policy is RemovalPolicy.DESTROY
+        return self.removal_policy == "destroy"
 
 
 def _log_retention(value: int) -> int:
     if value not in LOG_RETENTION_DAYS:
         raise ValueError(f"CloudWatch Logs retention must be one of {LOG_RETENTION_DAYS}")
     return value
-
-
-def _strict_enums(data: object) -> object:
-    """Strict mode refuses str for Enum fields; convert the one enum we have before validation."""
-    if isinstance(data, dict) and isinstance(data.get("removal_policy"), str):
-        try:
-            data = {**data, "removal_policy": RemovalPolicy(data["removal_policy"])}
-        except ValueError:
-            pass  # pydantic reports the bad value with the allowed ones
-    return data
 
 
 def _lists_to_tuples(data: object) -> object:
@@ -335,7 +319,7 @@ def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> PlatformConf
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the file must hold a mapping of settings")
-    raw = _strict_enums(_lists_to_tuples(raw))
+    raw = _lists_to_tuples(raw)
     try:
         config = PlatformConfig.model_validate(raw)
     except ValidationError as exc:

@@ -16,6 +16,9 @@ from pathlib import Path
 from ml_platform.nag import PACK_PREFIXES
 
 _ACK_KEY = "aws:cdk:acknowledged-rules"
+# CDK acknowledges some findings of its own built-in template checks on its own constructs.
+_CFN_VALIDATE = "CloudFormation-Validate"
+SOURCES = {**PACK_PREFIXES, _CFN_VALIDATE: "CloudFormation Validate (CDK built-in checks)"}
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,8 @@ class Violation:
 
 
 def pack_of(rule_id: str) -> str:
-    for prefix, name in PACK_PREFIXES.items():
-        if rule_id.startswith(f"{prefix}-"):
+    for prefix, name in SOURCES.items():
+        if rule_id.startswith((f"{prefix}-", f"{prefix}::")):
             return name
     return "other"
 
@@ -75,7 +78,7 @@ def read_acknowledgments(outdir: Path) -> list[Acknowledgment]:
                 if entry.get("type") != _ACK_KEY:
                     continue
                 for key, reason in entry.get("data", {}).items():
-                    rule_id = key.split("::", 1)[1] if "::" in key else key
+                    rule_id = key.removeprefix("Annotation::")
                     acks.add(Acknowledgment(_environment_of(path), path, rule_id, str(reason or "")))
     return sorted(acks, key=lambda a: (a.environment, a.pack, a.rule_id, a.resource_path))
 
@@ -102,7 +105,7 @@ def _rule_family(rule_id: str) -> str:
 
 
 def render(environment: str, acks: list[Acknowledgment], violations: list[Violation]) -> str:
-    packs = list(PACK_PREFIXES.values())
+    packs = list(SOURCES.values())
     lines = [f"# Security report: {environment}", "",
              "Every stack of this environment was checked by the cdk-nag packs below. A finding is "
              "either fixed, or acknowledged on the one resource it concerns with the reason shown. "

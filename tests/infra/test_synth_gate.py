@@ -1,0 +1,71 @@
+"""The whole app, every environment, through the same path as `make synth`: nag gate, report, cfn-lint."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ml_platform.nag import MIN_REASON_LENGTH, PACK_PREFIXES
+from ml_platform.report import read_acknowledgments, read_violations
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory) -> Path:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    # What the CDK CLI passes: cdk.json context, and no failing inside the framework.
+    context.update({"envs": "all", "@aws-cdk/core:failSynthOnValidationErrors": False})
+    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return outdir
+
+
+def test_no_unacknowledged_nag_error_in_any_environment(assembly):
+    assert read_violations(assembly) == []
+
+
+def test_every_pack_has_acknowledged_findings_in_every_environment(assembly):
+    acks = read_acknowledgments(assembly)
+    for env in ("Dev", "Staging", "Prod"):
+        assert {a.pack for a in acks if a.environment == env} >= set(PACK_PREFIXES.values())
+
+
+def test_every_acknowledgment_has_a_checkable_reason(assembly):
+    acks = read_acknowledgments(assembly)
+    assert acks, "expected some acknowledgments to be recorded"
+    short = [a for a in acks if len(a.reason.strip()) < MIN_REASON_LENGTH]
+    assert short == []
+    assert [a for a in acks if a.pack == "other"] == []
+
+
+def test_security_report_per_environment(assembly):
+    for env in ("dev", "staging", "prod"):
+        text = (assembly / f"security-report-{env}.md").read_text()
+        assert "Gate: **passed**" in text
+        for pack in PACK_PREFIXES.values():
+            assert f"| {pack} |" in text
+        assert "| Rule | Resource | Reason |" in text
+
+
+def test_synth_needs_no_lookup(assembly):
+    for manifest in assembly.rglob("manifest.json"):
+        assert "missing" not in json.loads(manifest.read_text()), manifest
+
+
+def test_cfn_lint_finds_no_error(assembly):
+    templates = sorted(str(p) for p in assembly.rglob("*.template.json"))
+    assert len(templates) >= 9
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run([str(cfn_lint), "--non-zero-exit-code", "error",
+                             "--ignore-checks", "W3010", "--format", "parseable", *templates],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
