@@ -76,7 +76,8 @@ def _csv_rows(body: bytes, n_features: int) -> np.ndarray:
     if b"" in tokens:  # an empty cell is a missing value, as in the stock container
         tokens = [t or b"nan" for t in tokens]
     try:
-        values = np.array(tokens, dtype=np.float32)
+        with np.errstate(over="ignore"):  # out-of-range numbers become inf, refused below
+            values = np.array(tokens, dtype=np.float32)
     except ValueError:
         raise RequestError(400, _first_bad_token(tokens, n_features)) from None
     return values.reshape(len(lines), n_features)

@@ -43,12 +43,16 @@ class Predictor:
     n_features: int
     objective: str
     note: str           # why the fast path is on or off, for the log
+    inplace: bool = True  # gblinear has no inplace_predict: it goes through a DMatrix
+
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Predict float32 rows [n, n_features]; NaN is a missing value."""
         if self.forest is not None and rows.shape[0] <= self.fast_max_rows:
             return self.forest.predict(rows)
-        return self.booster.inplace_predict(rows, validate_features=False)
+        if self.inplace:
+            return self.booster.inplace_predict(rows, validate_features=False)
+        return self.booster.predict(xgb.DMatrix(rows), validate_features=False)
 
 
 def load_predictor(model_dir: str | os.PathLike, *, nthread: int | None = None,
@@ -75,7 +79,8 @@ def load_predictor(model_dir: str | os.PathLike, *, nthread: int | None = None,
     _check_metadata(Path(model_dir) / METADATA_FILE, n_features, objective)
     forest, note = _verified_forest(booster, n_features)
     if forest is None or fast_max_rows == 0:
-        return Predictor(booster, None, 0, n_features, objective, note)
+        inplace = config["learner"]["gradient_booster"]["name"] != "gblinear"
+        return Predictor(booster, None, 0, n_features, objective, note, inplace)
     if fast_max_rows is None:
         fast_max_rows = measure_crossover(forest, booster, n_features)
         note += f"; array evaluator up to {fast_max_rows} rows (measured)"

@@ -1,0 +1,109 @@
+"""Helpers for the serving tests: small real xgboost models and a real server process.
+
+A module with a unique name (not conftest) so test modules can import it under pytest's
+importlib mode; conftest.py puts this folder and training_code/ on sys.path.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+
+CODE = Path(__file__).resolve().parents[3] / "training_code"
+
+N_FEATURES = 12
+
+
+def training_rows(count: int = 1500, seed: int = 0) -> np.ndarray:
+    """Features with 10% missing values, so trees learn default directions both ways."""
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(size=(count, N_FEATURES)).astype(np.float32)
+    rows[rng.random(rows.shape) < 0.10] = np.nan
+    return rows
+
+
+def train(objective: str, rounds: int = 30, depth: int = 5, **params) -> xgb.Booster:
+    """A real booster for ``objective`` on a signal that needs several features and splits."""
+    rows = training_rows()
+    x0, x1, x2 = (np.nan_to_num(rows[:, i], nan=-1.0) for i in range(3))
+    signal = x0 + x1 * x2 + np.random.default_rng(1).normal(scale=0.3, size=len(rows))
+    if objective.startswith("multi:"):
+        label = np.digitize(signal, [-1.0, 0.0, 1.0])
+        params.setdefault("num_class", 4)
+    elif objective in ("binary:logistic", "binary:logitraw", "reg:logistic"):
+        label = (signal > 0).astype(np.float32)
+    elif objective in ("count:poisson", "reg:gamma", "reg:tweedie"):
+        label = np.exp(signal / 3)
+    else:
+        label = 40 * signal + 100
+    dtrain = xgb.DMatrix(rows, label=label)
+    return xgb.train({"objective": objective, "max_depth": depth, "nthread": 1, **params},
+                     dtrain, rounds)
+
+
+def write_model(directory: Path, booster: xgb.Booster, **metadata) -> Path:
+    """Save like train.py does: <dir>/xgboost-model plus model-metadata.json."""
+    directory.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(directory / "xgboost-model.ubj"))
+    (directory / "xgboost-model.ubj").rename(directory / "xgboost-model")
+    meta = {"num_features": booster.num_features(), **metadata}
+    (directory / "model-metadata.json").write_text(json.dumps(meta))
+    return directory
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningServer:
+    """serve.py in a subprocess, as the container runs it, with helpers to call it."""
+
+    def __init__(self, root: Path, env: dict | None = None, workers: int = 2):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1", **(env or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, str(CODE / "serve.py"), "serve", "--root", str(root),
+             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
+            env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait_until(self, status: int, in_a_row: int = 20, timeout: float = 60) -> None:
+        """Poll /ping until it answers ``status`` ``in_a_row`` times (so every worker does)."""
+        deadline, streak = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.stderr.read().decode()[-2000:]}")
+            streak = streak + 1 if self.get("/ping")[0] == status else 0
+            if streak >= in_a_row:
+                return
+            time.sleep(0.02 if streak else 0.1)
+        raise TimeoutError(f"/ping never answered {status} {in_a_row} times in a row")
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+        except OSError:
+            return 0, b""
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stderr.close()
