@@ -8,6 +8,7 @@ from ml_platform.config import PlatformConfig
 from ml_platform.naming import Naming
 from ml_platform.stacks.data_lake_stack import DataLakeStack
 from ml_platform.stacks.network_stack import NetworkStack
+from ml_platform.stacks.operations_stack import OperationsStack
 from ml_platform.stacks.security_stack import SecurityStack
 from ml_platform.tagging import CostAllocationTags
 
@@ -41,4 +42,7 @@ class MlPlatformStage(cdk.Stage):
                                        lake_key=keys["lake"].key, models_key=keys["models"].key,
                                        removal_policy=removal,
                                        description=f"{naming.prefix}: data-lake zone buckets")
+        self.operations = OperationsStack(self, "Operations", availability_zones=azs, config=config,
+                                          naming=naming, removal_policy=removal,
+                                          description=f"{naming.prefix}: alert topic and cost budget")
         cdk.Aspects.of(self).add(CostAllocationTags(config.tags.as_dict()))

@@ -1,0 +1,24 @@
+"""Operations stack: the alert topic every capability notifies, and the environment's cost budget."""
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from ml_platform.config import PlatformConfig
+from ml_platform.constructs.alerts import AlertTopic, CostBudget
+from ml_platform.naming import Naming
+from ml_platform.stacks.base import PlatformStack
+
+
+class OperationsStack(PlatformStack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
+                 removal_policy: cdk.RemovalPolicy, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.alerts = AlertTopic(self, "Alerts", topic_name=naming.resource_name("alerts"),
+                                 email=config.alerts.email, alias=naming.alias("alerts"),
+                                 removal_policy=removal_policy)
+        self.alerts_topic = self.alerts.topic
+        self.budget = CostBudget(self, "Budget", budget_name=naming.resource_name("monthly-cost"),
+                                 limit_usd=config.budget.monthly_limit_usd,
+                                 thresholds_percent=config.budget.alert_thresholds_percent,
+                                 cost_tags=config.tags.as_dict(), topic=self.alerts_topic)
