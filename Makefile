@@ -35,7 +35,7 @@ setup: $(PY_STAMP) $(NODE_STAMP)
 synth: setup
 	rm -rf cdk.out
 	npx cdk synth --quiet -c envs=$(ENV) > /dev/null
-	$(PY) -m ml_platform.report cdk.out
+	@ls -1 cdk.out/security-report-*.md | sed 's/^/security report: /'
 	$(MAKE) --no-print-directory lint
 
 # cfn-lint on every synthesized template (nested assemblies of each Stage included).
