@@ -43,6 +43,8 @@ lint: setup
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error --format parseable
 
 test: setup
+	# The PySpark tests need Java 17; install it where a fresh machine lacks it (Debian/Ubuntu, as root).
+	command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
 	rc=0; $(PY) -m pytest -q tests || rc=$$?
 	# pytest exits 5 when it collects no tests; an empty suite is not a failure of the build.
 	if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
