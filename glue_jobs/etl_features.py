@@ -33,8 +33,8 @@ def build_features(curated: DataFrame, *, ratios: tuple[float, float, float], se
     Rows are deduplicated by event_id again: curated runs are incremental, so a duplicate
     can arrive in two runs, and one event in two splits would leak.
     """
+    total, labelled_rows = curated.agg(F.count(F.lit(1)), F.count(spec.label)).first()
     labelled = curated.filter(F.col(spec.label).isNotNull())
-    unlabeled = curated.count() - labelled.count()
     split = stratified_split(dedup_latest(labelled, spec.id_col), label=spec.label, ratios=ratios,
                              seed=seed, id_col=spec.id_col).cache()
     fitted = stats is None
@@ -45,7 +45,7 @@ def build_features(curated: DataFrame, *, ratios: tuple[float, float, float], se
                      minority_ratio=minority_ratio, seed=seed, method=resample_method, id_col=spec.id_col)
     rest = encoded.filter(F.col("split") != "train")
     return FeatureResult(features=train.unionByName(rest), stats=stats, fitted=fitted,
-                         unlabeled_rows=unlabeled)
+                         unlabeled_rows=total - labelled_rows)
 
 
 def write_features(result: FeatureResult, *, target_path: str, csv_output_path: str) -> dict:
@@ -55,10 +55,10 @@ def write_features(result: FeatureResult, *, target_path: str, csv_output_path: 
     label = result.stats["spec"]["label"]
     df = result.features.cache()
     df.write.mode("overwrite").partitionBy("split").parquet(target_path)
-    counts = {}
     for name in SPLITS:
         part = df.filter(F.col("split") == name).select(label, *result.stats["feature_columns"])
         part.write.mode("overwrite").option("header", "false").csv(f"{csv_output_path.rstrip('/')}/{name}/")
-        counts[name] = part.count()
+    counts = {name: 0 for name in SPLITS}
+    counts.update({r[0]: r[1] for r in df.groupBy("split").count().collect()})
     df.unpersist()
     return counts

@@ -39,7 +39,7 @@ def fit_stats(train: DataFrame, spec: FeatureSpec, *, hash_buckets: int) -> dict
     """Fit imputation, outlier and encoding statistics on `train` (observed values only)."""
     if hash_buckets < 2:
         raise ValueError("hash_buckets must be >= 2")
-    numeric = _fit_numeric(train, spec)
+    numeric, rows = _fit_numeric(train, spec)
     onehot = {c: _vocabulary(train, c, spec.min_category_count)[: spec.max_onehot] for c in spec.onehot}
     binary = {}
     for c in spec.binary:
@@ -52,16 +52,16 @@ def fit_stats(train: DataFrame, spec: FeatureSpec, *, hash_buckets: int) -> dict
         "onehot": onehot,
         "binary": binary,
         "hashed": {c: {"buckets": hash_buckets, "hash": "crc32(utf8) mod buckets"} for c in spec.hashed},
-        "fit_rows": train.count(),
+        "fit_rows": rows,
     }
     stats["feature_columns"] = feature_columns(stats)
     return stats
 
 
-def _fit_numeric(train: DataFrame, spec: FeatureSpec) -> dict:
+def _fit_numeric(train: DataFrame, spec: FeatureSpec) -> tuple[dict, int]:
     aggs = [F.percentile_approx(F.col(c).cast("double"), [0.25, 0.5, 0.75], spec.quantile_accuracy).alias(c)
             for c in spec.numeric]
-    row = train.agg(*aggs).first()
+    row = train.agg(F.count(F.lit(1)).alias("_rows"), *aggs).first()
     out = {}
     for c in spec.numeric:
         q = row[c] or [0.0, 0.0, 0.0]  # a column with no observed value imputes 0
@@ -77,7 +77,7 @@ def _fit_numeric(train: DataFrame, spec: FeatureSpec) -> dict:
             "q1_t": t[0], "median_t": t[1], "q3_t": t[2], "iqr_t": iqr,
             "lower": t[0] - spec.iqr_k * iqr, "upper": t[2] + spec.iqr_k * iqr,
         }
-    return out
+    return out, row["_rows"]
 
 
 def _vocabulary(train: DataFrame, col: str, min_count: int) -> list[str]:
