@@ -1,0 +1,83 @@
+"""What training leaves in the model directory (packed by SageMaker into model.tar.gz).
+
+- `xgboost-model`: the booster in UBJSON (xgboost's binary JSON, the default since 2.1). Loaded by
+  `xgb.Booster().load_model(path)`, which detects the format from the content, so the AWS XGBoost
+  container and our inference code read it alike. With early stopping it holds only the trees up to
+  the best iteration, so any loader predicts with the best model without `iteration_range`.
+- `model-metadata.json`: feature count, objective, xgboost version, best iteration, final metrics.
+- `feature-importance.json`: {"gain": {feature: value}, "weight": {feature: count}}.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import xgboost as xgb
+
+from sm_contract import write_atomic
+
+MODEL_FILE = "xgboost-model"
+METADATA_FILE = "model-metadata.json"
+IMPORTANCE_FILE = "feature-importance.json"
+_EVAL_ITEM = re.compile(r"(\w+)-([\w@.:-]+?):(-?[\d.eE+-]+|nan|inf)")
+
+
+def parse_eval(text: str) -> dict[str, dict[str, float]]:
+    """Parse `Booster.eval_set` output (`[0]\\ttrain-auc:0.99\\tvalidation-auc:0.98`) into nested dicts."""
+    out: dict[str, dict[str, float]] = {}
+    for field in text.split("\t")[1:]:
+        match = _EVAL_ITEM.fullmatch(field.strip())
+        if match:
+            out.setdefault(match.group(1), {})[match.group(2)] = float(match.group(3))
+    return out
+
+
+def best_model(booster: xgb.Booster) -> tuple[xgb.Booster, int]:
+    """The booster cut at its best iteration (early stopping), and that iteration."""
+    rounds = booster.num_boosted_rounds()
+    best = booster.attr("best_iteration")
+    best_iteration = int(best) if best is not None else rounds - 1
+    if best_iteration < rounds - 1:
+        return booster[: best_iteration + 1], best_iteration
+    return booster, best_iteration
+
+
+def save_artifacts(model_dir: Path, booster: xgb.Booster, hp: dict, evals: list, dtest=None) -> dict:
+    """Write model, metadata and importance; print `test:<metric>` lines when a test set is given."""
+    model_dir = Path(model_dir)
+    final, best_iteration = best_model(booster)
+    metrics = parse_eval(final.eval_set(evals)) if evals else {}
+    if dtest is not None:
+        metrics.update(parse_eval(final.eval_set([(dtest, "test")])))
+        line = " ".join(f"test:{k}={v:.6f}" for k, v in metrics.get("test", {}).items())
+        print(line, flush=True)
+    metadata = {
+        "model_file": MODEL_FILE,
+        "model_format": "ubj",
+        "xgboost_version": xgb.__version__,
+        "objective": hp["objective"],
+        "num_class": hp["num_class"],
+        "feature_count": final.num_features(),
+        "num_boosted_rounds": final.num_boosted_rounds(),
+        "best_iteration": best_iteration,
+        "eval_metric": _primary_metric(metrics),
+        "metrics": metrics,
+        "hyperparameters": {k: v for k, v in hp.items() if v is not None},
+    }
+    write_atomic(model_dir / MODEL_FILE, bytes(final.save_raw(raw_format="ubj")))
+    importance = {kind: final.get_score(importance_type=kind) for kind in ("gain", "weight")}
+    write_atomic(model_dir / IMPORTANCE_FILE, json.dumps(importance, indent=1).encode())
+    write_atomic(model_dir / METADATA_FILE, json.dumps(metadata, indent=1).encode())
+    print(f"model saved to {model_dir / MODEL_FILE} ({metadata['num_boosted_rounds']} rounds)",
+          file=sys.stderr, flush=True)
+    return metadata
+
+
+def _primary_metric(metrics: dict) -> str | None:
+    # xgboost's early stopping watches the last metric of the last eval set; report the same one.
+    for data_name in ("validation", "train"):
+        if metrics.get(data_name):
+            return list(metrics[data_name])[-1]
+    return None

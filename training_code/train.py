@@ -1,0 +1,143 @@
+"""SageMaker training entry point for XGBoost (script mode, our own image, or local runs).
+
+    python train.py [--root DIR] [--<hyperparameter> VALUE ...]
+
+Reads hyperparameters (hyperparameters.json, SM_HPS, CLI pairs), the `train`, `validation` and
+optional `test` channels (CSV label-first without header, Parquet, or libsvm), trains with
+QuantileDMatrix + hist (CUDA when the instance has GPUs), across hosts when there are several,
+resumes from the newest checkpoint, and writes the model, its metadata and feature importance.
+A bad input ends the process with exit code 1 and a one-line reason in `<output>/failure`.
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+
+import xgboost as xgb
+
+import hyperparams
+from callbacks import Checkpointer, MetricLogger, latest_checkpoint
+from data_iter import ChannelIter, available_memory_bytes, build_matrix, label_checker
+from data_sources import detect_content_type, list_files
+from distributed import communicator
+from model_artifacts import save_artifacts
+from sm_contract import (Paths, TrainingError, channel_content_type, channel_dir, cluster, gpu_count,
+                         raw_hyperparameters, resolve_paths, write_atomic)
+
+
+def parse_cli(argv: list[str]) -> tuple[str | None, dict[str, str]]:
+    """Split `--root DIR` from the `--name value` / `--name=value` hyperparameter pairs script mode passes."""
+    root, pairs, i = None, {}, 0
+    while i < len(argv):
+        token = argv[i]
+        if not token.startswith("--"):
+            raise TrainingError(f"unexpected argument {token!r}")
+        name, eq, value = token[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(argv):
+                raise TrainingError(f"argument --{name} needs a value")
+            value, i = argv[i + 1], i + 1
+        i += 1
+        if name == "root":
+            root = value
+        else:
+            pairs[name.replace("-", "_")] = value
+    return root, pairs
+
+
+def choose_device(hp: dict) -> str:
+    """`device` if set; else CUDA when the instance has GPUs and this xgboost build supports them."""
+    if hp["device"]:
+        return "cuda" if hp["device"] == "gpu" else hp["device"]
+    if gpu_count() > 0:
+        if xgb.build_info().get("USE_CUDA"):
+            return "cuda"
+        print("GPUs present but this xgboost build has no CUDA: training on CPU", file=sys.stderr)
+    return "cpu"
+
+
+def open_channel(paths: Paths, name: str, hp: dict, budget: int, required: bool) -> ChannelIter | None:
+    """A ChannelIter over a channel's files, None if an optional channel is absent."""
+    directory = channel_dir(paths, name)
+    if directory is None:
+        if required:
+            raise TrainingError(f"channel '{name}' is missing (no data at {paths.data_dir / name})")
+        return None
+    files = list_files(directory)
+    if not files:
+        raise TrainingError(f"channel '{name}' has no data files")
+    declared = hp["content_type"] or channel_content_type(paths, name)
+    content_type = detect_content_type(files, declared)
+    return ChannelIter(name, files, content_type, label_checker(hp["objective"], hp["num_class"]),
+                       cache_bytes=budget, csv_weights=bool(hp["csv_weights"]))
+
+
+def train_booster(paths: Paths, hp: dict, params: dict, dtrain, evals) -> xgb.Booster:
+    """Train from the newest checkpoint (or scratch) up to num_round rounds."""
+    start = latest_checkpoint(paths.checkpoint_dir)
+    done = start.num_boosted_rounds() if start is not None else 0
+    if done:
+        print(f"resuming from checkpoint at round {done}", file=sys.stderr, flush=True)
+    if done >= hp["num_round"]:
+        return start
+    has_validation = any(name == "validation" for _, name in evals)
+    return xgb.train(
+        params, dtrain, num_boost_round=hp["num_round"] - done, evals=evals, xgb_model=start,
+        early_stopping_rounds=hp["early_stopping_rounds"] if has_validation else None,
+        callbacks=[MetricLogger(), Checkpointer(paths.checkpoint_dir, hp["checkpoint_frequency"])],
+        verbose_eval=False,
+    )
+
+
+def run(paths: Paths, cli_pairs: dict[str, str]) -> dict:
+    """Train and save; returns the model metadata written (leader) or {} (other hosts)."""
+    hp = hyperparams.parse(raw_hyperparameters(paths, cli_pairs))
+    hosts = cluster(paths)
+    params = hyperparams.booster_params(hp) | {"device": choose_device(hp)}
+    budget = (hp["data_cache_mb"] << 20) if hp["data_cache_mb"] is not None else available_memory_bytes() // 2
+    train_it = open_channel(paths, "train", hp, budget, required=True)
+    valid_it = open_channel(paths, "validation", hp, budget, required=bool(hp["early_stopping_rounds"]))
+    test_it = open_channel(paths, "test", hp, budget, required=False)
+    with communicator(hosts):
+        dtrain = build_matrix(train_it, max_bin=hp["max_bin"])
+        evals = [(dtrain, "train")]
+        if valid_it is not None:
+            evals.append((build_matrix(valid_it, max_bin=hp["max_bin"], ref=dtrain), "validation"))
+        print(f"host {hosts.current_host}: {dtrain.num_row()} training rows, {dtrain.num_col()} features, "
+              f"device={params['device']}", file=sys.stderr, flush=True)
+        booster = train_booster(paths, hp, params, dtrain, evals)
+        dtest = build_matrix(test_it, max_bin=hp["max_bin"], ref=dtrain) if test_it else None
+        if hosts.rank != 0:
+            return {}
+        return save_artifacts(paths.model_dir, booster, hp, evals, dtest)
+
+
+def write_failure(paths: Paths, message: str) -> None:
+    """SageMaker shows the first line of output/failure as the job's FailureReason."""
+    line = " ".join(message.split())[:1000]
+    write_atomic(paths.failure_file, (line + "\n").encode())
+    print(f"training failed: {line}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        root, pairs = parse_cli(argv)
+    except TrainingError as err:
+        write_failure(resolve_paths(None), str(err))
+        return 1
+    paths = resolve_paths(root)
+    try:
+        run(paths, pairs)
+        return 0
+    except TrainingError as err:
+        write_failure(paths, str(err))
+        return 1
+    except Exception as err:  # noqa: BLE001 - any crash must still leave a failure reason
+        traceback.print_exc()
+        write_failure(paths, f"internal error: {type(err).__name__}: {err}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
