@@ -53,7 +53,8 @@ class SecureBucket(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, bucket_name: str, key: kms.IKey,
-                 access_logs: s3.IBucket, tiers: LifecycleTiers, removal_policy: cdk.RemovalPolicy) -> None:
+                 access_logs: s3.IBucket, tiers: LifecycleTiers, removal_policy: cdk.RemovalPolicy,
+                 event_bridge: bool = False) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self, "Bucket",
@@ -72,6 +73,11 @@ class SecureBucket(Construct):
             removal_policy=removal_policy,
         )
         nag.acknowledge_all(self.bucket, nag.S3_REPLICATION, _REPLICATION_REASON)
+        if event_bridge:
+            # Native CloudFormation property, not `event_bridge_enabled=True` (which adds CDK's
+            # notifications custom-resource Lambda).
+            self.bucket.node.default_child.add_property_override(
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
 
 
 class DataLake(Construct):
@@ -118,6 +124,8 @@ class DataLake(Construct):
             self.zones[zone] = SecureBucket(
                 self, zone.capitalize(), bucket_name=bucket_names[zone], key=key,
                 access_logs=self.access_logs, tiers=tiers[zone], removal_policy=removal_policy,
+                # New training-ready data starts the training pipeline (EventBridge rule).
+                event_bridge=zone == "features",
             ).bucket
 
     @property

@@ -10,13 +10,14 @@ from ml_platform.stacks.data_lake_stack import DataLakeStack
 from ml_platform.stacks.network_stack import NetworkStack
 from ml_platform.stacks.operations_stack import OperationsStack
 from ml_platform.stacks.security_stack import SecurityStack
+from ml_platform.stacks.training_stack import TrainingStack
 from ml_platform.tagging import CostAllocationTags
 
 # Which platform roles (by `Naming.role_name` purpose) may use each domain's key. The key policies
 # name exactly these roles; a capability that adds a role adds it here.
 KEY_USERS: dict[str, tuple[str, ...]] = {
-    "lake": (),
-    "models": (),
+    "lake": ("sagemaker-processing",),
+    "models": ("sagemaker-processing", "sagemaker-training", "sagemaker-pipeline"),
     "logs": (),
     "streaming": (),
 }
@@ -45,4 +46,9 @@ class MlPlatformStage(cdk.Stage):
         self.operations = OperationsStack(self, "Operations", availability_zones=azs, config=config,
                                           naming=naming, removal_policy=removal,
                                           description=f"{naming.prefix}: alert topic and cost budget")
+        self.training = TrainingStack(self, "Training", availability_zones=azs, config=config, naming=naming,
+                                      network=self.network.network, lake=self.data_lake.lake,
+                                      models_key=keys["models"].key,
+                                      alerts_topic=self.operations.alerts_topic,
+                                      description=f"{naming.prefix}: SageMaker training pipeline and model registry")
         cdk.Aspects.of(self).add(CostAllocationTags(config.tags.as_dict()))

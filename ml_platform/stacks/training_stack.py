@@ -1,0 +1,101 @@
+"""Training stack: the SageMaker training pipeline, its model registry, roles and triggers."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from ml_platform.config import PlatformConfig
+from ml_platform.constructs.code_bundle import CodeBundle
+from ml_platform.constructs.data_lake import DataLake
+from ml_platform.constructs.iam import PlatformRole
+from ml_platform.constructs.model_registry import ModelRegistry
+from ml_platform.constructs.network import SecureVpc
+from ml_platform.constructs.pipeline_definition import PipelineSpec, Placement
+from ml_platform.constructs.pipeline_triggers import PipelineTriggers
+from ml_platform.constructs.sagemaker_roles import SageMakerJobRole
+from ml_platform.constructs.training_pipeline import TrainingPipeline
+from ml_platform.constructs.training_pipeline_nag import acknowledge_training_grants
+from ml_platform.constructs.xgboost_image import xgboost_image_uri
+from ml_platform.naming import Naming
+from ml_platform.stacks.base import PlatformStack
+
+TRAINING_CODE = Path(__file__).resolve().parents[2] / "training_code"
+# The role purposes this stack creates (`Naming.role_name`); the stage lists them in KEY_USERS.
+PIPELINE_ROLE, PROCESSING_ROLE, TRAINING_ROLE, EVENTS_ROLE = (
+    "sagemaker-pipeline", "sagemaker-processing", "sagemaker-training", "events-start-pipeline")
+
+
+class TrainingStack(PlatformStack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
+                 network: SecureVpc, lake: DataLake, models_key: kms.IKey, alerts_topic: sns.ITopic,
+                 **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        t = config.training
+        self.code = CodeBundle(self, "TrainingCode", source=TRAINING_CODE)
+        self.registry = ModelRegistry(self, "ModelRegistry", group_name=naming.resource_name("models"),
+                                      description=f"{naming.prefix}: fraud-detection XGBoost models")
+        self.processing_role = SageMakerJobRole(
+            self, "ProcessingRole", role_name=naming.role_name(PROCESSING_ROLE), region=config.region,
+            account=config.account, log_groups=["ProcessingJobs", "TransformJobs"],
+            description="SageMaker processing jobs (preprocess, evaluate) and the batch-transform model")
+        self.training_role = SageMakerJobRole(
+            self, "TrainingRole", role_name=naming.role_name(TRAINING_ROLE), region=config.region,
+            account=config.account, log_groups=["TrainingJobs"],
+            description="SageMaker training jobs (the tuning job's trials)")
+        self.pipeline_role = PlatformRole(
+            self, "PipelineRole", role_name=naming.role_name(PIPELINE_ROLE),
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker Pipelines: runs the training pipeline's steps")
+        subnet_ids = network.vpc.select_subnets(subnet_type=network.private_subnets.subnet_type).subnet_ids
+        values = {f"Subnet{i}": s for i, s in enumerate(subnet_ids)}
+        values.update(WorkloadSg=network.workload_security_group.security_group_id,
+                      ModelsKey=models_key.key_arn, Artifacts=lake.artifacts.bucket_name,
+                      Features=lake.features.bucket_name)
+        spec = PipelineSpec(
+            name=naming.resource_name("training"), region=config.region,
+            image_uri=xgboost_image_uri(config.region, t.xgboost_framework_version),
+            code_uri=self.code.s3_uri, code_file_name=self.code.file_name,
+            processing_role_arn=naming.role_arn(PROCESSING_ROLE), training_role_arn=naming.role_arn(TRAINING_ROLE),
+            artifacts_bucket="${Artifacts}", default_input_uri=f"s3://${{Features}}/{t.training_ready_prefix}",
+            model_package_group=self.registry.group_name, training=t,
+            placement=Placement(subnet_ids=tuple(f"${{Subnet{i}}}" for i in range(len(subnet_ids))),
+                                security_group_id="${WorkloadSg}", kms_key_arn="${ModelsKey}"),
+            metric_definitions=json.loads((TRAINING_CODE / "metric_definitions.json").read_text()))
+        self.pipeline = TrainingPipeline(self, "TrainingPipeline", spec=spec, values=values,
+                                         role=self.pipeline_role,
+                                         job_roles=[self.processing_role, self.training_role])
+        self.pipeline.pipeline.node.add_dependency(self.registry.group)
+        self._grant_data(lake, naming, t.training_ready_prefix)
+        self.events_role = PlatformRole(
+            self, "EventsRole", role_name=naming.role_name(EVENTS_ROLE),
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description="EventBridge: starts the training pipeline on schedule and on new data")
+        self.pipeline.grant_start_execution(self.events_role)
+        self.triggers = PipelineTriggers(
+            self, "Triggers", pipeline_arn=self.pipeline.pipeline_arn, role=self.events_role,
+            schedule=t.schedule_cron, bucket_name=lake.features.bucket_name, prefix=t.training_ready_prefix,
+            alerts_topic=alerts_topic)
+        acknowledge_training_grants(self, naming=naming, training_ready_prefix=t.training_ready_prefix)
+
+    def _grant_data(self, lake: DataLake, naming: Naming, training_ready_prefix: str) -> None:
+        """Each role reaches only its prefixes: inputs read-only, pipeline outputs read-write.
+
+        The buckets are referenced by their stable names (`Naming.bucket_name`) with the lake's
+        keys, so the policies hold literal ARNs a reviewer (and cdk-nag) can read.
+        """
+        features, artifacts = (s3.Bucket.from_bucket_attributes(
+            self, f"{zone.capitalize()}Zone", bucket_name=naming.bucket_name(zone),
+            encryption_key=getattr(lake, zone).encryption_key) for zone in ("features", "artifacts"))
+        features.grant_read(self.processing_role, f"{training_ready_prefix}*")
+        for role in (self.processing_role, self.training_role):
+            artifacts.grant_read_write(role, "pipelines/*")
+            self.code.grant_read(role)
+        # The pipeline service reads evaluation.json (the PropertyFile) itself.
+        artifacts.grant_read(self.pipeline_role, "pipelines/*")
+        self.registry.grant_register(self.pipeline_role)
