@@ -118,21 +118,22 @@ def _csv_columns(path: Path) -> Iterator[list[np.ndarray]]:
         raise TrainingError(f"{path.name}: file is empty")
     n_cols = first.count(b",") + 1
     names = [f"c{i}" for i in range(n_cols)]
-    reader = pa_csv.open_csv(
-        path,
-        read_options=pa_csv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
-        # Typed as float32 at parse time: no float64 table ever exists.
-        convert_options=pa_csv.ConvertOptions(column_types={n: pa.float32() for n in names}),
-    )
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
-        except pa.ArrowInvalid as err:
-            reason = str(err).splitlines()[0]
-            raise TrainingError(f"{path.name}: not numeric CSV ({reason})") from None
-        yield [c.to_numpy(zero_copy_only=False) for c in batch.columns]
+    try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
+            # Typed as float32 at parse time: no float64 table ever exists.
+            convert_options=pa_csv.ConvertOptions(column_types={n: pa.float32() for n in names}),
+        )
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            yield [c.to_numpy(zero_copy_only=False) for c in batch.columns]
+    except pa.ArrowInvalid as err:
+        reason = str(err).splitlines()[0]
+        raise TrainingError(f"{path.name}: not numeric CSV ({reason})") from None
 
 
 def _parquet_columns(path: Path) -> Iterator[list[np.ndarray]]:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import xgboost as xgb
+from xgboost import collective
 
 from sm_contract import write_atomic
 
@@ -44,15 +45,22 @@ def best_model(booster: xgb.Booster) -> tuple[xgb.Booster, int]:
     return booster, best_iteration
 
 
-def save_artifacts(model_dir: Path, booster: xgb.Booster, hp: dict, evals: list, dtest=None) -> dict:
-    """Write model, metadata and importance; print `test:<metric>` lines when a test set is given."""
-    model_dir = Path(model_dir)
-    final, best_iteration = best_model(booster)
+def final_metrics(final: xgb.Booster, evals: list, dtest=None) -> dict[str, dict[str, float]]:
+    """Metrics of the final model on every eval set (and test); prints `test:<metric>` lines.
+
+    In a multi-host job this is a collective call: every host must make it, not only the leader.
+    """
     metrics = parse_eval(final.eval_set(evals)) if evals else {}
     if dtest is not None:
         metrics.update(parse_eval(final.eval_set([(dtest, "test")])))
-        line = " ".join(f"test:{k}={v:.6f}" for k, v in metrics.get("test", {}).items())
-        print(line, flush=True)
+        if collective.get_rank() == 0:
+            print(" ".join(f"test:{k}={v:.6f}" for k, v in metrics.get("test", {}).items()), flush=True)
+    return metrics
+
+
+def save_artifacts(model_dir: Path, final: xgb.Booster, best_iteration: int, hp: dict, metrics: dict) -> dict:
+    """Write model, metadata and feature importance (leader only); returns the metadata."""
+    model_dir = Path(model_dir)
     metadata = {
         "model_file": MODEL_FILE,
         "model_format": "ubj",

@@ -20,7 +20,7 @@ from callbacks import Checkpointer, MetricLogger, latest_checkpoint
 from data_iter import ChannelIter, available_memory_bytes, build_matrix, label_checker
 from data_sources import detect_content_type, list_files
 from distributed import communicator
-from model_artifacts import save_artifacts
+from model_artifacts import best_model, final_metrics, save_artifacts
 from sm_contract import (Paths, TrainingError, channel_content_type, channel_dir, cluster, gpu_count,
                          raw_hyperparameters, resolve_paths, write_atomic)
 
@@ -107,9 +107,11 @@ def run(paths: Paths, cli_pairs: dict[str, str]) -> dict:
               f"device={params['device']}", file=sys.stderr, flush=True)
         booster = train_booster(paths, hp, params, dtrain, evals)
         dtest = build_matrix(test_it, max_bin=hp["max_bin"], ref=dtrain) if test_it else None
+        final, best_iteration = best_model(booster)
+        metrics = final_metrics(final, evals, dtest)
         if hosts.rank != 0:
             return {}
-        return save_artifacts(paths.model_dir, booster, hp, evals, dtest)
+        return save_artifacts(paths.model_dir, final, best_iteration, hp, metrics)
 
 
 def write_failure(paths: Paths, message: str) -> None:
