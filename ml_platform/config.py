@@ -209,6 +209,8 @@ class TrainingConfig(_Section):
     batch_transform: bool = True
     # Prefix of the features bucket the ETL writes training-ready splits to; new objects start a run.
     training_ready_prefix: str = Field(default="training-ready/", pattern=r"^[a-z0-9][a-z0-9_/-]*/$")
+    # The label column preprocess.py splits on (the event schema's `is_fraud`).
+    target_column: str = Field(default="is_fraud", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
     tuning_objective_type: Literal["Maximize", "Minimize"] = "Maximize"
     tuning_ranges: tuple[TuningRange, ...] = (
         TuningRange(name="eta", kind="continuous", min_value=0.01, max_value=0.3, scaling="Logarithmic"),

@@ -19,12 +19,11 @@ import json
 import logging
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ml_platform.config import TrainingConfig
-
-os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
 
 PREPROCESS, TUNE, EVALUATE, CHECK, REGISTER, MODEL, TRANSFORM, FAIL = (
     "Preprocess", "TuneXGBoost", "Evaluate", "CheckModelQuality", "RegisterModel", "CreateModel",
@@ -62,17 +61,36 @@ class PipelineSpec:
     metric_definitions: list[dict] = field(default_factory=list)
 
 
-@lru_cache(maxsize=1)
-def _sdk(region: str):
-    """Import the SDK once, quietly (its INFO logs and warnings are noise in `cdk synth`).
+@contextmanager
+def _offline(region: str):
+    """Environment for the SDK while it builds the definition, restored afterwards.
 
-    Some SDK modules create boto3 clients at import time and need a default region; creating a
-    client makes no call. Every session used afterwards names the spec's region explicitly.
+    Some SDK modules create boto3 clients at import time (they need a default region), and
+    creating a client resolves credentials: without any configured, botocore would ask the EC2
+    instance metadata service over the network. Both are pinned here so that synth makes no call.
     """
-    os.environ.setdefault("AWS_DEFAULT_REGION", region)
-    logging.getLogger("sagemaker").setLevel(logging.ERROR)
+    # Roles are fixed ARNs: the SDK must not try to look them up in IAM.
+    pinned = {"AWS_DEFAULT_REGION": region, "AWS_EC2_METADATA_DISABLED": "true",
+              "SAGEMAKER_VALIDATE_ROLE": "false"}
+    saved = {k: os.environ.get(k) for k in pinned}
+    os.environ.update(pinned)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@lru_cache(maxsize=1)
+def _sdk():
+    """Import the SDK once, quietly (its INFO logs and warnings are noise in `cdk synth`)."""
+    for name in ("sagemaker", "sagemaker.config"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"sagemaker\..*")
-    import sagemaker.core.workflow.functions as functions  # noqa: F401
+    import sagemaker.core.workflow.functions as functions
     from sagemaker.mlops.workflow import pipeline  # noqa: F401
     return functions
 
@@ -130,7 +148,9 @@ def _preprocess_step(spec, session, params):
     args = processor.run(
         inputs=[_input("input", params["InputDataUri"], "/opt/ml/processing/input"),
                 _input("code", spec.code_uri, "/opt/ml/processing/input/code")],
-        outputs=[_output(s, f"/opt/ml/processing/{s}", _s3(spec, "preprocess", s)) for s in SPLITS])
+        outputs=[_output(s, f"/opt/ml/processing/{s}", _s3(spec, "preprocess", s)) for s in SPLITS],
+        # preprocess.py's own defaults cover the SageMaker paths; the label column is ours.
+        arguments=["--target-column", spec.training.target_column])
     return ProcessingStep(name=PREPROCESS, step_args=args)
 
 
@@ -253,8 +273,12 @@ def _approved_branch(spec, preprocess, evaluate, best_model) -> list:
 
 
 def build_pipeline_definition(spec: PipelineSpec) -> dict:
-    """The pipeline definition (a dict ready for `json.dumps`); makes no AWS call."""
-    functions = _sdk(spec.region)
+    """The pipeline definition (a dict ready for `json.dumps`); makes no AWS or network call."""
+    with _offline(spec.region):
+        return _build(spec, _sdk())
+
+
+def _build(spec: PipelineSpec, functions) -> dict:
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.mlops.workflow.condition_step import ConditionStep
     from sagemaker.mlops.workflow.fail_step import FailStep

@@ -61,6 +61,9 @@ def test_steps_in_order_and_branches(dev):
     assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == {
         "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}
     assert set(channels) == {"train", "validation", "code"}
+    preprocess = definition["Steps"][0]["Arguments"]["AppSpecification"]
+    assert preprocess["ContainerArguments"] == ["--target-column", "is_fraud"]
+    assert preprocess["ContainerEntrypoint"][-1] == "preprocess.py"
 
 
 def test_pipeline_parameters_with_environment_defaults(dev, prod):
