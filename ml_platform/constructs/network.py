@@ -32,6 +32,8 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "Sns": ec2.InterfaceVpcEndpointAwsService.SNS,
     "Sqs": ec2.InterfaceVpcEndpointAwsService.SQS,
     "StepFunctions": ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
+    # The endpoint deployer registers autoscaling for endpoints it creates.
+    "ApplicationAutoScaling": ec2.InterfaceVpcEndpointAwsService.APPLICATION_AUTOSCALING,
 }
 
 

@@ -11,13 +11,15 @@ from ml_platform.stacks.network_stack import NetworkStack
 from ml_platform.stacks.operations_stack import OperationsStack
 from ml_platform.stacks.security_stack import SecurityStack
 from ml_platform.stacks.training_stack import TrainingStack
+from ml_platform.stacks.serving_stack import ServingStack
 from ml_platform.tagging import CostAllocationTags
 
 # Which platform roles (by `Naming.role_name` purpose) may use each domain's key. The key policies
 # name exactly these roles; a capability that adds a role adds it here.
 KEY_USERS: dict[str, tuple[str, ...]] = {
     "lake": ("sagemaker-processing",),
-    "models": ("sagemaker-processing", "sagemaker-training", "sagemaker-pipeline"),
+    "models": ("sagemaker-model", "endpoint-deployer", "sagemaker-processing", "sagemaker-training",
+               "sagemaker-pipeline"),
     "logs": (),
     "streaming": (),
 }
@@ -51,4 +53,15 @@ class MlPlatformStage(cdk.Stage):
                                       models_key=keys["models"].key,
                                       alerts_topic=self.operations.alerts_topic,
                                       description=f"{naming.prefix}: SageMaker training pipeline and model registry")
+        self.serving = None
+        if config.endpoint.mode != "none":
+            net = self.network.network
+            self.serving = ServingStack(
+                self, "Serving", availability_zones=azs, config=config, naming=naming, vpc=net.vpc,
+                vpc_subnets=net.private_subnets, security_group=net.workload_security_group,
+                artifacts=self.data_lake.lake.artifacts, models_key=keys["models"].key, logs_key=keys["logs"].key,
+                model_package_group_name=self.training.registry.group_name,
+                alerts_topic=self.operations.alerts_topic, removal_policy=removal,
+                description=f"{naming.prefix}: model endpoint, rollout alarms and approval-driven deployer")
+            self.serving.add_dependency(self.training)  # the approval rule names its model package group
         cdk.Aspects.of(self).add(CostAllocationTags(config.tags.as_dict()))

@@ -1,0 +1,88 @@
+"""Serving stack: the endpoint's roles, rollback alarms, deployer, and (when pinned) the endpoint itself.
+
+The first model: CloudFormation cannot create an endpoint without a model, and on a first run the
+model registry is empty. So this stack creates the model, endpoint configuration and endpoint
+only when configuration pins one (`endpoint.initial_model_package_arn`, or `initial_model_data_url`
+with `image_uri`). Otherwise it creates the deployer, its rules, roles and alarms, and the
+deployer creates (then updates) the endpoint at runtime when a model package is approved; a
+first run with an empty registry therefore deploys and fails nothing.
+
+Promotion: dev and staging deploy on approval (`auto_deploy_on_approval`). Prod has no approval
+rule: the CI/CD pipeline promotes after its manual approval, by invoking the deployer with the
+approved package ARN (or by pinning `initial_model_package_arn` in config/prod.yaml).
+"""
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from ml_platform.config import PlatformConfig
+from ml_platform.constructs.endpoint_deployer import EndpointDeployer
+from ml_platform.constructs.endpoint_spec import EndpointSpec
+from ml_platform.constructs.model_endpoint import ModelEndpoint, RollbackAlarms
+from ml_platform.constructs.model_role import ModelExecutionRole
+from ml_platform.naming import Naming
+from ml_platform.retention import retention
+from ml_platform.stacks.base import PlatformStack
+
+CAPTURE_PREFIX = "data-capture"
+ASYNC_PREFIX = "async-inference"
+MULTI_MODEL_PREFIX = "multi-model"
+
+
+class ServingStack(PlatformStack):
+    """`<Env>/Serving`: everything that puts approved models behind an endpoint."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
+                 vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
+                 artifacts: s3.IBucket, models_key: kms.IKey, logs_key: kms.IKey,
+                 model_package_group_name: str, removal_policy: cdk.RemovalPolicy,
+                 alerts_topic: sns.ITopic | None = None, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        endpoint = config.endpoint
+        # The artifacts bucket is named by its stable physical name (Naming) instead of a cross-stack
+        # export, so templates and IAM findings show a name a reviewer can read; the explicit
+        # dependency keeps the deployment order the export would have given.
+        self.add_dependency(cdk.Stack.of(artifacts))
+        artifacts = s3.Bucket.from_bucket_attributes(
+            self, "Artifacts", bucket_name=naming.bucket_name("artifacts"), encryption_key=models_key)
+        bucket_uri = f"s3://{artifacts.bucket_name}"
+        self.success_topic = self.error_topic = None
+        if endpoint.mode == "async":
+            self.success_topic = sns.Topic(self, "AsyncSuccess", master_key=models_key, enforce_ssl=True,
+                                           display_name=f"{naming.prefix} async inference results")
+            self.error_topic = sns.Topic(self, "AsyncError", master_key=models_key, enforce_ssl=True,
+                                         display_name=f"{naming.prefix} async inference failures")
+        self.spec = EndpointSpec(
+            config=endpoint, endpoint_name=naming.resource_name("endpoint"), kms_key_arn=models_key.key_arn,
+            capture_s3_uri=f"{bucket_uri}/{CAPTURE_PREFIX}",
+            async_output_s3_uri=f"{bucket_uri}/{ASYNC_PREFIX}/output",
+            async_failure_s3_uri=f"{bucket_uri}/{ASYNC_PREFIX}/failure",
+            success_topic_arn=self.success_topic.topic_arn if self.success_topic else None,
+            error_topic_arn=self.error_topic.topic_arn if self.error_topic else None)
+        self.model_role = ModelExecutionRole(
+            self, "ModelRole", role_name=naming.role_name("sagemaker-model"), name_prefix=naming.prefix,
+            artifacts=artifacts, output_prefixes=[CAPTURE_PREFIX, ASYNC_PREFIX],
+            topics=[t for t in (self.success_topic, self.error_topic) if t is not None]).role
+        self.alarms = RollbackAlarms(self, "RollbackAlarms", spec=self.spec, alerts_topic=alerts_topic)
+        self.endpoint = None
+        if endpoint.has_initial_model:
+            self.endpoint = ModelEndpoint(
+                self, "Endpoint", spec=self.spec, alarm_names=self.alarms.alarm_names,
+                execution_role=self.model_role, vpc_subnets=vpc.select_subnets(
+                    subnet_type=vpc_subnets.subnet_type).subnets,
+                security_group=security_group, model_package_arn=endpoint.initial_model_package_arn,
+                model_data_url=endpoint.initial_model_data_url, image_uri=endpoint.image_uri)
+        self.deployer = EndpointDeployer(
+            self, "Deployer", spec=self.spec, alarm_names=self.alarms.alarm_names,
+            model_package_group_name=model_package_group_name, role_name=naming.role_name("endpoint-deployer"),
+            execution_role=self.model_role, vpc=vpc, vpc_subnets=vpc_subnets, security_group=security_group,
+            models_key=models_key, logs_key=logs_key, log_retention=retention(config.log_retention_days),
+            reserved_concurrency=endpoint.deployer_reserved_concurrency,
+            approval_rule=endpoint.auto_deploy_on_approval and config.environment != "prod",
+            scaling_rule=not endpoint.has_initial_model, removal_policy=removal_policy,
+            multi_model_prefix=f"{bucket_uri}/{MULTI_MODEL_PREFIX}/" if endpoint.multi_model else None)
