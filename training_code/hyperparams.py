@@ -64,7 +64,9 @@ SCHEMA: dict[str, Spec] = {
     "colsample_bynode": Spec(float, 1.0, _range(0, 1, lo_open=True), "in (0, 1]"),
     "lambda": Spec(float, 1.0, _range(0), ">= 0"),
     "alpha": Spec(float, 0.0, _range(0), ">= 0"),
-    "tree_method": Spec(str, "hist", _one_of("hist", "approx", "auto"), "hist, approx or auto"),
+    # QuantileDMatrix trains with hist only; the built-in algorithm's `auto` and legacy `gpu_hist`
+    # names are accepted and mapped (gpu_hist -> hist on device cuda).
+    "tree_method": Spec(str, "hist", _one_of("hist", "auto", "gpu_hist"), "hist (auto and gpu_hist map to it)"),
     "device": Spec(str, None, _one_of("cpu", "cuda", "gpu"), "cpu, cuda or gpu"),
     "max_bin": Spec(int, 256, _range(2), ">= 2"),
     "grow_policy": Spec(str, None, _one_of("depthwise", "lossguide"), "depthwise or lossguide"),
@@ -132,4 +134,7 @@ def booster_params(typed: dict) -> dict:
     }
     if not params.get("eval_metric"):
         params.pop("eval_metric", None)
+    if params.get("tree_method") == "gpu_hist":
+        params.setdefault("device", "cuda")
+    params["tree_method"] = "hist"
     return params

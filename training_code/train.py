@@ -93,7 +93,8 @@ def run(paths: Paths, cli_pairs: dict[str, str]) -> dict:
     """Train and save; returns the model metadata written (leader) or {} (other hosts)."""
     hp = hyperparams.parse(raw_hyperparameters(paths, cli_pairs))
     hosts = cluster(paths)
-    params = hyperparams.booster_params(hp) | {"device": choose_device(hp)}
+    params = hyperparams.booster_params(hp)
+    params["device"] = params.get("device") or choose_device(hp)
     budget = (hp["data_cache_mb"] << 20) if hp["data_cache_mb"] is not None else available_memory_bytes() // 2
     train_it = open_channel(paths, "train", hp, budget, required=True)
     valid_it = open_channel(paths, "validation", hp, budget, required=bool(hp["early_stopping_rounds"]))
