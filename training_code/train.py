@@ -84,7 +84,8 @@ def train_booster(paths: Paths, hp: dict, params: dict, dtrain, evals) -> xgb.Bo
     return xgb.train(
         params, dtrain, num_boost_round=hp["num_round"] - done, evals=evals, xgb_model=start,
         early_stopping_rounds=hp["early_stopping_rounds"] if has_validation else None,
-        callbacks=[MetricLogger(), Checkpointer(paths.checkpoint_dir, hp["checkpoint_frequency"])],
+        # Checkpoint first: a round's log line then means its checkpoint is already durable.
+        callbacks=[Checkpointer(paths.checkpoint_dir, hp["checkpoint_frequency"]), MetricLogger()],
         verbose_eval=False,
     )
 
