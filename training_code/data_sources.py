@@ -133,7 +133,7 @@ def _csv_columns(path: Path) -> Iterator[list[np.ndarray]]:
             yield [c.to_numpy(zero_copy_only=False) for c in batch.columns]
     except pa.ArrowInvalid as err:
         reason = str(err).splitlines()[0]
-        raise TrainingError(f"{path.name}: not numeric CSV ({reason})") from None
+        raise TrainingError(f"{path.name}: invalid CSV, every cell must be a number ({reason})") from None
 
 
 def _parquet_columns(path: Path) -> Iterator[list[np.ndarray]]:

@@ -55,7 +55,7 @@ def test_non_numeric_cell(tmp_path):
     lines[10] = ",".join(cells)
     (channel(root, "train") / "train.csv").write_text("\n".join(lines) + "\n")
     text = _fail(root)
-    assert "train.csv: not numeric CSV (In CSV column #3: CSV conversion error to float: invalid value 'abc')" in text
+    assert "train.csv: invalid CSV, every cell must be a number (In CSV column #3: CSV conversion error to float: invalid value 'abc')" in text
 
 
 def test_label_outside_objective_range(tmp_path):
