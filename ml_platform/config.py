@@ -21,6 +21,7 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-(gov-)?[a-z]+-\d$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_IAM_PRINCIPAL = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 _INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[0-9]*x?large$|^ml\.[a-z0-9]+\.(medium|large)$")
 
 PositiveDays = Annotated[int, Field(ge=1, le=36500)]
@@ -148,7 +149,7 @@ class EtlConfig(_Section):
     timeout_minutes: int = Field(default=60, ge=1, le=2880)
     minority_ratio: float = Field(default=0.2, gt=0, le=1)
     split_ratios: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    schedule_cron: str | None = None
+    schedule_cron: str | None = Field(default=None, pattern=r"^cron\(.+\)$")  # Glue: cron(0 1 * * ? *)
     emr_serverless: bool = False
 
     @field_validator("split_ratios")
@@ -164,6 +165,15 @@ class AnalyticsConfig(_Section):
 
     lake_formation_admin_arns: tuple[str, ...] = ()
     athena_bytes_scanned_cutoff_mb: int = Field(default=10240, ge=10)
+
+    @field_validator("lake_formation_admin_arns")
+    @classmethod
+    def _admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Lake Formation administrators are IAM users or roles; a typo here locks the lake.
+        bad = [arn for arn in value if not _IAM_PRINCIPAL.match(arn)]
+        if bad:
+            raise ValueError(f"not IAM role or user ARNs: {bad}")
+        return value
 
 
 class TuningRange(_Section):

@@ -6,9 +6,12 @@ from constructs import Construct
 
 from ml_platform.config import PlatformConfig
 from ml_platform.naming import Naming
+from ml_platform.stacks.catalog_stack import CatalogStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
+from ml_platform.stacks.ingestion_stack import IngestionStack
 from ml_platform.stacks.network_stack import NetworkStack
 from ml_platform.stacks.operations_stack import OperationsStack
+from ml_platform.stacks.processing_stack import ProcessingStack
 from ml_platform.stacks.security_stack import SecurityStack
 from ml_platform.stacks.training_stack import TrainingStack
 from ml_platform.stacks.serving_stack import ServingStack
@@ -17,11 +20,12 @@ from ml_platform.tagging import CostAllocationTags
 # Which platform roles (by `Naming.role_name` purpose) may use each domain's key. The key policies
 # name exactly these roles; a capability that adds a role adds it here.
 KEY_USERS: dict[str, tuple[str, ...]] = {
-    "lake": ("sagemaker-processing",),
-    "models": ("sagemaker-model", "endpoint-deployer", "sagemaker-processing", "sagemaker-training",
-               "sagemaker-pipeline"),
-    "logs": (),
-    "streaming": (),
+    "lake": ("lake-formation-data-access", "firehose-delivery", "glue-etl", "glue-crawler",
+             "emr-serverless-job", "sagemaker-processing"),
+    "models": ("sagemaker-model", "endpoint-deployer", "glue-etl", "analyst", "emr-serverless-job",
+               "sagemaker-processing", "sagemaker-training", "sagemaker-pipeline"),
+    "logs": ("glue-etl", "glue-crawler"),
+    "streaming": ("firehose-delivery", "stream-transform"),
 }
 
 
@@ -64,4 +68,29 @@ class MlPlatformStage(cdk.Stage):
                 alerts_topic=self.operations.alerts_topic, removal_policy=removal,
                 description=f"{naming.prefix}: model endpoint, rollout alarms and approval-driven deployer")
             self.serving.add_dependency(self.training)  # the approval rule names its model package group
+        self._data_platform(config, naming, removal)
         cdk.Aspects.of(self).add(CostAllocationTags(config.tags.as_dict()))
+
+    def _data_platform(self, config: PlatformConfig, naming: Naming, removal: cdk.RemovalPolicy) -> None:
+        """Catalog (Glue + Lake Formation + Athena), then Ingestion and Processing that use it."""
+        azs, keys, lake = config.availability_zones, self.security.keys, self.data_lake.lake
+        self.catalog = CatalogStack(self, "Catalog", availability_zones=azs, config=config, naming=naming,
+                                    lake=lake, models_key=keys["models"].key, removal_policy=removal,
+                                    description=f"{naming.prefix}: Glue catalog, Lake Formation, Athena")
+        common = dict(availability_zones=azs, config=config, naming=naming, network=self.network.network,
+                      lake=lake, catalog=self.catalog.catalog, governance=self.catalog.governance,
+                      lake_key=keys["lake"].key, logs_key=keys["logs"].key, removal_policy=removal,
+                      alerts_topic=self.operations.alerts_topic)
+        self.ingestion = IngestionStack(self, "Ingestion", streaming_key=keys["streaming"].key,
+                                        description=f"{naming.prefix}: event stream, transform, Firehose to raw",
+                                        **common)
+        self.processing = ProcessingStack(self, "Processing",
+                                          description=f"{naming.prefix}: Glue ETL raw -> curated -> features",
+                                          **common)
+        # The zone buckets are referred to by their stable names, Lake Formation grants name LF-tags
+        # and tables by name: the buckets, then the catalog, must exist first.
+        self.catalog.add_stack_dependency(self.data_lake)
+        for stack in (self.ingestion, self.processing):
+            stack.add_stack_dependency(self.catalog)
+        # Processing grants Lake Formation access to the SageMaker roles by ARN: they must exist first.
+        self.processing.add_stack_dependency(self.training)

@@ -1,0 +1,110 @@
+"""Ingestion stack: the event stream, the Firehose transform Lambda and the delivery to the raw zone."""
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from ml_platform import nag
+from ml_platform.config import PlatformConfig
+from ml_platform.constructs.catalog import LakeCatalog
+from ml_platform.constructs.data_lake import DataLake
+from ml_platform.constructs.firehose import RawDeliveryStream
+from ml_platform.constructs.grant_findings import KMS, S3_READ_WRITE, acknowledge_grants, bucket_ref, object_arns
+from ml_platform.constructs.iam import PlatformRole
+from ml_platform.constructs.lake_formation import LakeGovernance
+from ml_platform.constructs.network import SecureVpc
+from ml_platform.constructs.streaming import EventStream, VpcFunction
+from ml_platform.naming import Naming
+from ml_platform.retention import retention
+from ml_platform.stacks.base import PlatformStack
+
+
+class IngestionStack(PlatformStack):
+    """`<Env>/Ingestion`: producers put events on the stream; Firehose validates them through the
+    transform Lambda and writes partitioned Parquet to the raw zone."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
+                 network: SecureVpc, lake: DataLake, catalog: LakeCatalog, governance: LakeGovernance,
+                 streaming_key: kms.IKey, lake_key: kms.IKey, logs_key: kms.IKey,
+                 removal_policy: cdk.RemovalPolicy, alerts_topic: sns.ITopic | None = None, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        streaming = config.streaming
+        raw = bucket_ref(self, "RawBucket", lake.raw)
+        log_retention = retention(config.log_retention_days)
+        self.stream = EventStream(
+            self, "Events", key=streaming_key, retention_hours=streaming.retention_hours,
+            shard_count=None if streaming.on_demand else streaming.shard_count,
+            removal_policy=removal_policy).stream
+        transform_role = PlatformRole(
+            self, "TransformRole", role_name=naming.role_name("stream-transform"),
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Firehose transform Lambda: validates and normalises events")
+        self.transform = VpcFunction(
+            self, "Transform", folder="firehose_transform", handler="handler.handler", role=transform_role,
+            vpc=network.vpc, subnets=network.private_subnets, security_group=network.workload_security_group,
+            reserved_concurrency=streaming.transform_reserved_concurrency, queue_key=streaming_key,
+            logs_key=logs_key, log_retention=log_retention, removal_policy=removal_policy,
+            environment={"LOG_LEVEL": "INFO"},
+            description="Validates card-transaction events against event_schema.json for Firehose")
+        delivery_role = PlatformRole(
+            self, "DeliveryRole", role_name=naming.role_name("firehose-delivery"),
+            assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"),
+            description="Firehose: reads the event stream, invokes the transform, writes the raw zone")
+        governance.grant_describe(delivery_role, zones=("raw",))
+        self.delivery = RawDeliveryStream(
+            self, "RawDelivery", source=self.stream, transform=self.transform.function, bucket=raw,
+            bucket_key=lake_key, role=delivery_role, database_name=catalog.database_names["raw"],
+            table_name=catalog.events_table_name, catalog_id=config.account, region=config.region,
+            buffer_interval_seconds=streaming.buffer_interval_seconds, buffer_size_mib=streaming.buffer_size_mib,
+            logs_key=logs_key, log_retention=log_retention, removal_policy=removal_policy)
+        self._acknowledge(transform_role, delivery_role, raw)
+        if alerts_topic is not None:
+            self._alarms(alerts_topic)
+
+    def _acknowledge(self, transform_role: PlatformRole, delivery_role: PlatformRole, raw) -> None:
+        acknowledge_grants(transform_role, resources={
+            "Resource::*": "X-Ray PutTraceSegments/PutTelemetryRecords (tracing Active) and the Lambda VPC "
+                           "network-interface calls have no resource-level permissions"})
+        nag.acknowledge(self.transform.function, "AwsSolutions-L1",
+                        "The platform pins the Python 3.12 Lambda runtime for every function (one runtime "
+                        "to patch and test); the handler uses only the standard library")
+        function_logical_id = self.get_logical_id(self.transform.function.node.default_child)
+        acknowledge_grants(delivery_role, actions=S3_READ_WRITE + KMS, resources={
+            object_arns(raw): "Firehose writes under events/ and errors/ with keys it generates (partition, "
+                              "timestamp, random suffix) and cleans up its own failed multipart uploads",
+            f"Resource::<{function_logical_id}.Arn>:*": "CDK grant_invoke includes the function's versions "
+                                                        "and aliases; Firehose invokes this one function only"})
+        nag.acknowledge(self.delivery.delivery_stream, "AwsSolutions-KDF1",
+                        "Firehose rejects DeliveryStreamEncryptionConfigurationInput for a Kinesis stream "
+                        "source; the source stream is SSE-KMS with the streaming key and every object "
+                        "written to the raw zone is SSE-KMS with the lake key")
+
+    def _alarms(self, topic: sns.ITopic) -> None:
+        action = cw_actions.SnsAction(topic)
+        stream_name = self.delivery.delivery_stream.ref
+        alarms = [
+            self.transform.function.metric_errors(period=cdk.Duration.minutes(5)).create_alarm(
+                self, "TransformErrors", threshold=1, evaluation_periods=1,
+                alarm_description="The Firehose transform Lambda failed (records retried, then sent to errors/)"),
+            cloudwatch.Metric(
+                namespace="AWS/Firehose", metric_name="DeliveryToS3.DataFreshness",
+                dimensions_map={"DeliveryStreamName": stream_name}, statistic="Maximum",
+                period=cdk.Duration.minutes(5)).create_alarm(
+                self, "DeliveryFreshness", threshold=3600, evaluation_periods=3,
+                alarm_description="Events wait more than an hour to reach the raw zone"),
+            cloudwatch.Metric(
+                namespace="AWS/Firehose", metric_name="DeliveryToS3.Success",
+                dimensions_map={"DeliveryStreamName": stream_name}, statistic="Minimum",
+                period=cdk.Duration.minutes(5)).create_alarm(
+                self, "DeliveryFailures", threshold=1, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description="Firehose failed to put objects into the raw zone"),
+        ]
+        for alarm in alarms:
+            alarm.add_alarm_action(action)
