@@ -29,7 +29,7 @@ class SparkApplication(Construct):
             maximum_capacity=emrs.CfnApplication.MaximumAllowedResourcesProperty(
                 cpu=f"{max_vcpu} vCPU", memory=f"{max_vcpu * 4} GB", disk=f"{max_vcpu * 20} GB"),
             network_configuration=emrs.CfnApplication.NetworkConfigurationProperty(
-                subnet_ids=vpc.select_subnets(subnets).subnet_ids,
+                subnet_ids=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids,
                 security_group_ids=[security_group.security_group_id]),
         )
         self.arn = self.application.attr_arn

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
 
 from ml_platform.config import load_config
 from ml_platform.constructs.catalog import EVENT_SCHEMA_PATH
+from ml_platform.stages.platform_stage import MlPlatformStage
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +236,17 @@ def test_roles_are_platform_roles_without_inline_policies(dev_stage, template_of
     names = {r["Properties"]["RoleName"] for stack in (dev_stage.catalog, dev_stage.processing)
              for r in template_of(stack).find_resources("AWS::IAM::Role").values()}
     assert names == {f"mlp-dev-{p}" for p in ("lake-formation-data-access", "analyst", "glue-etl", "glue-crawler")}
+
+
+def test_emr_serverless_when_enabled_runs_in_the_vpc_with_a_job_role():
+    config = load_config("dev")
+    config = config.model_copy(update={"etl": config.etl.model_copy(update={"emr_serverless": True})})
+    context = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
+    stage = MlPlatformStage(cdk.App(context=context), "Dev", config=config)
+    template = Template.from_stack(stage.processing)
+    app = _props(template, "AWS::EMRServerless::Application")[0]
+    assert app["Type"] == "Spark"
+    assert "IsolatedSubnet" in json.dumps(app["NetworkConfiguration"]["SubnetIds"])
+    assert app["AutoStopConfiguration"]["Enabled"] is True
+    roles = {r["RoleName"] for r in _props(template, "AWS::IAM::Role")}
+    assert "mlp-dev-emr-serverless-job" in roles
