@@ -4,6 +4,7 @@ Arguments: see glue_jobs/README.md. Runs unchanged on EMR Serverless (see docs/e
 """
 from __future__ import annotations
 
+import json
 import sys
 
 from etl_features import build_features, write_features
@@ -13,6 +14,7 @@ from etl_runtime import finish, parse_args, start
 from etl_split import parse_ratios
 from etl_stats import dumps, loads
 
+COMPLETION_MARKER = "_SUCCESS"
 REQUIRED = ["source_path", "target_path", "csv_output_path", "stats_path"]
 OPTIONAL = {"split_ratios": "0.7,0.15,0.15", "minority_ratio": "0.2", "resample": "oversample",
             "seed": "42", "hash_buckets": "64", "refit": "false", "JOB_NAME": ""}
@@ -39,6 +41,10 @@ def main(argv: list[str]) -> dict:
     summary = {"job": "curated_to_features", "rows_by_split": counts, "stats_fitted": result.fitted,
                "unlabeled_rows_skipped": result.unlabeled_rows,
                "feature_count": len(result.stats["feature_columns"])}
+    # One completion marker per run, written after every channel file: the training pipeline's
+    # EventBridge trigger matches `<csv_output_path>/_SUCCESS`, so a run starts one retraining,
+    # not one per part file (Spark's own per-directory markers are switched off in etl_runtime).
+    write_text(f"{args['csv_output_path'].rstrip('/')}/{COMPLETION_MARKER}", json.dumps(summary))
     finish(ctx, summary)
     return summary
 

@@ -58,6 +58,9 @@ def test_jobs_chain_raw_to_training_csv_and_reuse_saved_stats(spark, synthetic, 
     assert json.loads(saved)["hashed"]["merchant_id"]["buckets"] == 8
     assert {s: _csv_lines(csv / s) for s in ("train", "validation", "test")} == first_csv
     assert first["rows_by_split"] == second["rows_by_split"]
+    # AND one completion marker (the retraining trigger) sits beside the channels, holding the summary
+    assert json.loads((csv / "_SUCCESS").read_text())["rows_by_split"] == second["rows_by_split"]
+    assert not list(csv.rglob("*/_SUCCESS")), "Spark's per-directory markers must stay off"
     assert sum(first["rows_by_split"].values()) > 0.8 * 2000
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"job_summary"' in line]
     assert [entry["job"] for entry in logged] == ["raw_to_curated", "curated_to_features", "curated_to_features"]
