@@ -61,6 +61,10 @@ def final_metrics(final: xgb.Booster, evals: list, dtest=None) -> dict[str, dict
 def save_artifacts(model_dir: Path, final: xgb.Booster, best_iteration: int, hp: dict, metrics: dict) -> dict:
     """Write model, metadata and feature importance (leader only); returns the metadata."""
     model_dir = Path(model_dir)
+    # Store no feature names, so every loader may predict on plain arrays (xgboost rejects unnamed
+    # input for a model that stores names, e.g. if columnar training input ever carried some).
+    final.feature_names = None
+    final.feature_types = None
     metadata = {
         "model_file": MODEL_FILE,
         "model_format": "ubj",
