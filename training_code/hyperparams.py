@@ -48,6 +48,9 @@ SCHEMA: dict[str, Spec] = {
     # Memory for keeping parsed float32 rows between QuantileDMatrix passes (default: half of free RAM);
     # 0 streams the files again on every pass (data larger than memory).
     "data_cache_mb": Spec(int, None, _range(0), ">= 0", booster=False),
+    # < 1: quantile cuts from this fraction of the training rows (single host, data in the cache);
+    # 1 = the exact sketch over all rows. Trades a little cut precision for ~15% less load time.
+    "sketch_sample_ratio": Spec(float, 1.0, _range(0, 1, lo_open=True), "in (0, 1]", booster=False),
     "csv_weights": Spec(int, 0, _one_of(0, 1), "0 or 1", booster=False),
     "objective": Spec(str, "reg:squarederror", _one_of(*OBJECTIVES), f"one of {', '.join(OBJECTIVES)}"),
     "eval_metric": Spec(list, None),

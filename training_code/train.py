@@ -17,7 +17,7 @@ import xgboost as xgb
 
 import hyperparams
 from callbacks import Checkpointer, MetricLogger, latest_checkpoint
-from data_iter import ChannelIter, available_memory_bytes, build_matrix, label_checker
+from data_iter import ChannelIter, available_memory_bytes, build_matrix, label_checker, sampled_cuts
 from data_sources import detect_content_type, list_files
 from distributed import communicator
 from model_artifacts import best_model, final_metrics, save_artifacts
@@ -101,7 +101,10 @@ def run(paths: Paths, cli_pairs: dict[str, str]) -> dict:
     valid_it = open_channel(paths, "validation", hp, budget, required=bool(hp["early_stopping_rounds"]))
     test_it = open_channel(paths, "test", hp, budget, required=False)
     with communicator(hosts):
-        dtrain = build_matrix(train_it, max_bin=hp["max_bin"])
+        cuts = None
+        if hp["sketch_sample_ratio"] < 1 and hosts.size == 1:
+            cuts = sampled_cuts(train_it, hp["sketch_sample_ratio"], hp["max_bin"])
+        dtrain = build_matrix(train_it, max_bin=hp["max_bin"], ref=cuts)
         evals = [(dtrain, "train")]
         if valid_it is not None:
             evals.append((build_matrix(valid_it, max_bin=hp["max_bin"], ref=dtrain), "validation"))

@@ -113,3 +113,10 @@ def test_script_mode_cli_pairs_and_sm_env_are_honoured(tmp_path):
     assert result.returncode == 0, result.stderr
     meta = json.loads((tmp_path / "model-out" / "model-metadata.json").read_text())
     assert meta["num_boosted_rounds"] == 7 and meta["objective"] == "binary:logistic"
+
+
+def test_sampled_sketch_stays_close_to_the_exact_one(tmp_path, csv_job):
+    sampled = _split_root(tmp_path / "sampled", write_csv, "csv", hp=HP | {"sketch_sample_ratio": 0.25})
+    result = run_train(sampled)
+    assert result.returncode == 0, result.stderr
+    assert validation_auc(sampled) == pytest.approx(validation_auc(csv_job[0]), abs=0.01)
