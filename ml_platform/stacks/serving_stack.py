@@ -47,7 +47,7 @@ class ServingStack(PlatformStack):
         # The artifacts bucket is named by its stable physical name (Naming) instead of a cross-stack
         # export, so templates and IAM findings show a name a reviewer can read; the explicit
         # dependency keeps the deployment order the export would have given.
-        self.add_dependency(cdk.Stack.of(artifacts))
+        self.add_stack_dependency(cdk.Stack.of(artifacts))
         artifacts = s3.Bucket.from_bucket_attributes(
             self, "Artifacts", bucket_name=naming.bucket_name("artifacts"), encryption_key=models_key)
         bucket_uri = f"s3://{artifacts.bucket_name}"

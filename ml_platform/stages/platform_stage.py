@@ -67,7 +67,7 @@ class MlPlatformStage(cdk.Stage):
                 model_package_group_name=self.training.registry.group_name,
                 alerts_topic=self.operations.alerts_topic, removal_policy=removal,
                 description=f"{naming.prefix}: model endpoint, rollout alarms and approval-driven deployer")
-            self.serving.add_dependency(self.training)  # the approval rule names its model package group
+            self.serving.add_stack_dependency(self.training)  # the approval rule names its model package group
         self._data_platform(config, naming, removal)
         cdk.Aspects.of(self).add(CostAllocationTags(config.tags.as_dict()))
 
