@@ -4,7 +4,10 @@
         [--output-dir /opt/ml/processing] [--validation-fraction 0.15] [--test-fraction 0.15]
         [--seed 42] [--no-stratify]
 
-Input: CSV files with a header row, or Parquet files, under `--input-dir`. Output:
+Input: either the ETL's training-ready layout (`train/`, `validation/` and optionally `test/` folders
+of label-first CSV without header, split and encoded by the Glue job with statistics fitted on its
+train split), which is validated and passed through unchanged so no row moves between splits; or
+CSV files with a header row, or Parquet files, under `--input-dir`, which are split here. Output:
 `<output-dir>/{train,validation,test}/<name>.csv`, label first, no header (the built-in XGBoost
 convention). Numeric feature columns are kept in input order; non-numeric ones are dropped (logged).
 A non-numeric target is encoded as 0..k-1 in sorted class order (logged). The split is stratified on
@@ -23,6 +26,43 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 MAX_STRATA = 100
+SPLITS = ("train", "validation", "test")
+
+
+def is_presplit(input_dir: Path) -> bool:
+    """The ETL's layout: a train/ and a validation/ folder of channel files."""
+    return (input_dir / "train").is_dir() and (input_dir / "validation").is_dir()
+
+
+def pass_through_splits(input_dir: Path, output_dir: Path) -> dict[str, int]:
+    """Validate the pre-split, label-first CSV channels and copy them; returns rows per split.
+
+    Every file must parse as numbers with one column count across all splits (label first), so a
+    broken ETL output fails here with the file named, before tuning spends any instance hours.
+    """
+    width, counts = None, {}
+    for name in SPLITS:
+        folder = input_dir / name
+        if not folder.is_dir():
+            continue
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+        if not files:
+            raise SystemExit(f"{folder}: no channel files")
+        counts[name] = 0
+        for index, path in enumerate(files):
+            if path.stat().st_size == 0:
+                continue  # Spark writes an empty part file for an empty partition
+            table = pa_csv.read_csv(path, read_options=pa_csv.ReadOptions(autogenerate_column_names=True))
+            if any(not (pa.types.is_integer(c.type) or pa.types.is_floating(c.type)) for c in table.columns):
+                raise SystemExit(f"{path}: non-numeric column in a label-first CSV channel file")
+            if width is not None and table.num_columns != width:
+                raise SystemExit(f"{path}: {table.num_columns} columns, other files have {width}")
+            width = table.num_columns
+            target = output_dir / name / f"{name}-{index:05d}.csv"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+            counts[name] += table.num_rows
+    return counts
 
 
 def read_table(input_dir: Path) -> pa.Table:
@@ -94,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.validation_fraction + args.test_fraction < 1:
         parser.error("validation + test fractions must be in (0, 1)")
+    if is_presplit(args.input_dir):
+        for name, rows in pass_through_splits(args.input_dir, args.output_dir).items():
+            print(f"{name}: {rows} rows passed through (pre-split by the ETL) -> {args.output_dir / name}")
+        return 0
     matrix, names = to_matrix(read_table(args.input_dir), args.target_column)
     matrix = matrix[~np.isnan(matrix[:, 0])]  # rows without a label cannot train or score
     stratify = not args.no_stratify and len(np.unique(matrix[:, 0])) <= MAX_STRATA

@@ -90,8 +90,16 @@ def train_booster(paths: Paths, hp: dict, params: dict, dtrain, evals) -> xgb.Bo
     )
 
 
+# Trained and served by ONE xgboost version: a model saved by 3.2 and read by another version can
+# predict differently (e.g. base_score). Matches requirements-image.txt and the sagemaker-xgboost:3.2-0 image.
+PINNED_XGBOOST_VERSION = "3.2.0"
+
+
 def run(paths: Paths, cli_pairs: dict[str, str]) -> dict:
     """Train and save; returns the model metadata written (leader) or {} (other hosts)."""
+    if xgb.__version__ != PINNED_XGBOOST_VERSION:
+        raise TrainingError(f"xgboost {xgb.__version__} found; this code trains with "
+                            f"{PINNED_XGBOOST_VERSION} only (the version serving loads models with)")
     hp = hyperparams.parse(raw_hyperparameters(paths, cli_pairs))
     hosts = cluster(paths)
     params = hyperparams.booster_params(hp)

@@ -86,7 +86,17 @@ def test_container_entry_dispatches_train_and_serve():
         entry.command_for(["bash"])
     dockerfile = (CODE / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["python3", "/opt/ml/code/entry.py"]' in dockerfile
-    assert "xgboost==3.2.0" in (CODE / "requirements.txt").read_text().splitlines()
+    assert "xgboost==3.2.0" in (CODE / "requirements-image.txt").read_text().splitlines()
+    # Script mode would pip-install a requirements.txt at job start: impossible when network-isolated.
+    assert not (CODE / "requirements.txt").exists()
+
+
+def test_pinned_xgboost_matches_image_and_project_pins():
+    import train
+
+    pins = {f"xgboost=={train.PINNED_XGBOOST_VERSION}", f"xgboost-cpu=={train.PINNED_XGBOOST_VERSION}"}
+    assert pins & set((CODE / "requirements-image.txt").read_text().splitlines())
+    assert pins & set((CODE.parent / "requirements-dev.txt").read_text().splitlines())
 
 
 def test_container_entry_really_execs_train(tmp_path):

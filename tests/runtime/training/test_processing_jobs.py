@@ -108,3 +108,36 @@ def test_rehearsal_runs_preprocess_train_evaluate_end_to_end(tmp_path):
     assert report["binary_classification_metrics"]["auc"]["value"] > 0.95
     assert (root / "model" / "xgboost-model").is_file()
     assert (root / "output" / "model.tar.gz").is_file()
+
+
+def _channel_file(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(",".join(str(v) for v in row) + "\n" for row in rows))
+
+
+def test_preprocess_passes_the_etl_training_ready_layout_through_unchanged(tmp_path, capsys):
+    # GIVEN the Glue job's output: label-first CSV part files per split, an empty part, its marker
+    ready = tmp_path / "training-ready"
+    _channel_file(ready / "train" / "part-00000.csv", [[0, 1.5, 2], [1, 0.5, 3]])
+    _channel_file(ready / "train" / "part-00001.csv", [[1, 2.5, 4]])
+    (ready / "train" / "part-00002.csv").write_text("")
+    _channel_file(ready / "validation" / "part-00000.csv", [[0, 1.0, 1]])
+    _channel_file(ready / "test" / "part-00000.csv", [[1, 9.0, 9]])
+    (ready / "_SUCCESS").write_text("{}")
+    # WHEN the pipeline's processing step runs on it
+    out = tmp_path / "out"
+    assert preprocess.main(["--input-dir", str(ready), "--output-dir", str(out), "--target-column", "is_fraud"]) == 0
+    # THEN no row moved between splits and the bytes are the ETL's
+    assert "train: 3 rows passed through" in capsys.readouterr().out
+    assert sorted(p.read_text() for p in (out / "train").iterdir()) == sorted(
+        p.read_text() for p in (ready / "train").iterdir() if p.stat().st_size)
+    assert (out / "test" / "test-00000.csv").read_text() == "1,9.0,9\n"
+
+
+@pytest.mark.parametrize("bad_rows,reason", [([[0, "x", 1]], "non-numeric"), ([[0, 1.0]], "columns")])
+def test_preprocess_refuses_a_broken_training_ready_layout(tmp_path, bad_rows, reason):
+    ready = tmp_path / "training-ready"
+    _channel_file(ready / "train" / "part-00000.csv", [[0, 1.5, 2]])
+    _channel_file(ready / "validation" / "part-00000.csv", bad_rows)
+    with pytest.raises(SystemExit, match=reason):
+        preprocess.main(["--input-dir", str(ready), "--output-dir", str(tmp_path / "out")])
