@@ -33,9 +33,11 @@ $(NODE_STAMP): package.json
 setup: $(PY_STAMP) $(NODE_STAMP)
 
 synth: setup
-	rm -rf cdk.out
+	rm -rf cdk.out cdk.pipeline.out
 	npx cdk synth --quiet -c envs=$(ENV) > /dev/null
-	@ls -1 cdk.out/security-report-*.md | sed 's/^/security report: /'
+	# The delivery pipeline (tooling account) with the three stages nested in it: what the pipeline deploys.
+	npx cdk synth --quiet -c pipeline=true -o cdk.pipeline.out > /dev/null
+	@ls -1 cdk.out/security-report-*.md cdk.pipeline.out/security-report-*.md | sed 's/^/security report: /'
 	$(MAKE) --no-print-directory lint
 
 # cfn-lint on every synthesized template (nested assemblies of each Stage included).
@@ -56,4 +58,4 @@ rehearse: setup
 	$(PY) scripts/rehearse.py
 
 clean:
-	rm -rf cdk.out .rehearsal bench_results
+	rm -rf cdk.out cdk.pipeline.out .rehearsal bench_results

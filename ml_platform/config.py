@@ -470,3 +470,82 @@ def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> PlatformConf
         raise ConfigError(f"{path}: environment: is '{config.environment}' but the file is for "
                           f"'{environment}'")
     return config
+
+
+# --- Delivery pipeline (tooling account) ---------------------------------------------------------
+
+PIPELINE_CONFIG_FILE = "pipeline.yaml"
+# CodeStar Connections (older) or AWS CodeConnections ARN of the source repository's connection.
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_BRANCH = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,255}(?<!/)$")
+
+
+class PipelineConfig(_Section):
+    """The CI/CD pipeline in the tooling account that promotes dev -> staging -> prod.
+
+    `connection_arn` is an existing (console-authorized) connection to the repository host;
+    `approval_email`, when set, is notified when a prod promotion waits for manual approval.
+    """
+
+    account: str
+    region: str
+    name_prefix: str
+    tags: CostTags
+    connection_arn: str
+    repository: str
+    branch: str = "main"
+    approval_email: str | None = None
+    log_retention_days: int = 365
+
+    _account = field_validator("account")(PlatformConfig._account.__func__)
+    _region = field_validator("region")(PlatformConfig._region.__func__)
+    _prefix = field_validator("name_prefix")(PlatformConfig._prefix.__func__)
+    _log_retention = field_validator("log_retention_days")(PlatformConfig._log_retention.__func__)
+
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection(cls, value: str) -> str:
+        if not _CONNECTION_ARN.match(value):
+            raise ValueError("not a CodeConnections/CodeStar connection ARN (arn:aws:codeconnections:"
+                             "<region>:<account>:connection/<uuid>)")
+        return value
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not _REPOSITORY.match(value):
+            raise ValueError("must be 'owner/name' (e.g. my-org/ml-platform)")
+        return value
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        if not _BRANCH.match(value):
+            raise ValueError("not a valid git branch name")
+        return value
+
+    @field_validator("approval_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("not an e-mail address")
+        return value
+
+
+def load_pipeline_config(config_dir: Path = CONFIG_DIR) -> PipelineConfig:
+    """Load and validate `config/pipeline.yaml`; raise ConfigError naming file, field, reason."""
+    path = Path(config_dir) / PIPELINE_CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path}: no delivery pipeline configuration file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the file must hold a mapping of settings")
+    try:
+        return PipelineConfig.model_validate(_lists_to_tuples(raw))
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc)) from None

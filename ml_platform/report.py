@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml_platform.config import ENVIRONMENTS
 from ml_platform.nag import PACK_PREFIXES
 
 _ACK_KEY = "aws:cdk:acknowledged-rules"
@@ -52,8 +53,16 @@ def pack_of(rule_id: str) -> str:
     return "other"
 
 
+# In pipeline mode (`-c pipeline=true`) each environment's Stage is nested in the pipeline stack.
+_STAGE_NAMES = {env.capitalize() for env in ENVIRONMENTS}
+
+
 def _environment_of(path: str) -> str:
-    return path.strip("/").split("/", 1)[0]
+    """`Dev` for `Dev/Network/...`; `Pipeline/Dev` for `Pipeline/Dev/Network/...`; `Pipeline` otherwise."""
+    parts = path.strip("/").split("/")
+    if len(parts) > 2 and parts[1] in _STAGE_NAMES:
+        return f"{parts[0]}/{parts[1]}"
+    return parts[0]
 
 
 def _stack_metadata(assembly_dir: Path) -> list[dict]:
@@ -151,7 +160,7 @@ def write_reports(outdir: str | Path) -> list[Path]:
     environments = sorted({a.environment for a in acks} | {v.environment for v in violations})
     written = []
     for env in environments:
-        path = outdir / f"security-report-{env.lower()}.md"
+        path = outdir / f"security-report-{env.lower().replace('/', '-')}.md"
         path.write_text(render(env, [a for a in acks if a.environment == env],
                                [v for v in violations if v.environment == env]))
         written.append(path)
