@@ -1,0 +1,1 @@
+"""The sections of `PlatformConfig`, one module per capability (see ml_platform/config.py)."""
