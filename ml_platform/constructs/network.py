@@ -34,6 +34,8 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "StepFunctions": ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
     # The endpoint deployer registers autoscaling for endpoints it creates.
     "ApplicationAutoScaling": ec2.InterfaceVpcEndpointAwsService.APPLICATION_AUTOSCALING,
+    # Lambdas trace with X-Ray (nag requires tracing); without this their traces cannot leave the VPC.
+    "XRay": ec2.InterfaceVpcEndpointAwsService.XRAY,
 }
 
 

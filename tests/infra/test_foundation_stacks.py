@@ -75,7 +75,8 @@ def test_every_endpoint_the_workloads_need(dev_stage, template_of):
     assert len(interfaces) == len(INTERFACE_ENDPOINTS)
     names = " ".join(str(e["Properties"]["ServiceName"]) for e in interfaces)
     for service in ("sagemaker.api", "sagemaker.runtime", "sagemaker.featurestore-runtime", "sts", "logs",
-                    "monitoring", "ecr.api", "ecr.dkr", "kms", "kinesis-streams", "glue", "events", "lambda"):
+                    "monitoring", "ecr.api", "ecr.dkr", "kms", "kinesis-streams", "glue", "events", "lambda",
+                    "xray", "application-autoscaling"):
         assert f".{service}" in names, service
     assert all(e["Properties"]["PrivateDnsEnabled"] is True for e in interfaces)
 
