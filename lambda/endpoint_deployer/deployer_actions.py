@@ -12,6 +12,7 @@ import json
 
 from botocore.exceptions import ClientError
 
+from deployer_archive import stage_archive
 from deployer_settings import DeploymentError, Settings
 
 BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed")
@@ -141,9 +142,14 @@ def roll_out(sm, settings: Settings, config_name: str) -> str:
     return "updated"
 
 
-def deploy(sm, settings: Settings, package_arn: str) -> dict:
-    """Deploy one approved package; returns what was done, for the log and the caller."""
+def deploy(sm, settings: Settings, package_arn: str, s3=None) -> dict:
+    """Deploy one approved package; returns what was done, for the log and the caller.
+
+    A multi-model endpoint loads archives from its prefix, so the package's archive is staged
+    there (with `s3`) before the endpoint step.
+    """
     package = approved_package(sm, settings, package_arn)
+    staged = stage_archive(s3, settings, package) if settings.multi_model_prefix else {}
     model = model_request(settings, package)
     model_created = ensure_model(sm, model)
     config = endpoint_config_request(settings, model["ModelName"])
@@ -151,4 +157,4 @@ def deploy(sm, settings: Settings, package_arn: str) -> dict:
     action = roll_out(sm, settings, config["EndpointConfigName"])
     return {"action": action, "model_package_arn": package_arn, "model_name": model["ModelName"],
             "model_created": model_created, "endpoint_config_name": config["EndpointConfigName"],
-            "endpoint_config_created": config_created, "endpoint_name": settings.endpoint_name}
+            "endpoint_config_created": config_created, "endpoint_name": settings.endpoint_name, **staged}

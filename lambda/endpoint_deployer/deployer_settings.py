@@ -21,6 +21,7 @@ class Settings:
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
     multi_model_prefix: str | None
+    multi_model_kms_key_id: str | None = None   # the models key: archives staged for a multi-model endpoint
 
     @property
     def endpoint_name(self) -> str:
@@ -39,6 +40,8 @@ def settings_from(env: dict[str, str] | None = None) -> Settings:
     """Parse the variables `EndpointDeployer` sets; a missing one is a deployment error, not a KeyError."""
     env = os.environ if env is None else env
     missing = [k for k in ("ENDPOINT_SPEC", "MODEL_PACKAGE_GROUP", "EXECUTION_ROLE_ARN") if not env.get(k)]
+    if env.get("MULTI_MODEL_PREFIX") and not env.get("MULTI_MODEL_KMS_KEY_ID"):
+        missing.append("MULTI_MODEL_KMS_KEY_ID")
     if missing:
         raise DeploymentError(f"deployer misconfigured: environment variable(s) {missing} not set")
     scaling = env.get("SCALING_SPEC") or ""
@@ -50,4 +53,5 @@ def settings_from(env: dict[str, str] | None = None) -> Settings:
         subnet_ids=_split(env.get("SUBNET_IDS", "")),
         security_group_ids=_split(env.get("SECURITY_GROUP_IDS", "")),
         multi_model_prefix=env.get("MULTI_MODEL_PREFIX") or None,
+        multi_model_kms_key_id=env.get("MULTI_MODEL_KMS_KEY_ID") or None,
     )

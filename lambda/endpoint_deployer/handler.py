@@ -26,7 +26,7 @@ PACKAGE_CHANGE = "SageMaker Model Package State Change"
 ENDPOINT_CHANGE = "SageMaker Endpoint State Change"
 
 
-def handle(event: dict, settings: Settings, sagemaker, autoscaling=None, cloudwatch=None) -> dict:
+def handle(event: dict, settings: Settings, sagemaker, autoscaling=None, cloudwatch=None, s3=None) -> dict:
     """Route one event; the AWS clients are passed in so tests can stub them."""
     kind = event.get("detail-type")
     detail = event.get("detail") or {}
@@ -34,7 +34,7 @@ def handle(event: dict, settings: Settings, sagemaker, autoscaling=None, cloudwa
         status, group = detail.get("ModelApprovalStatus"), detail.get("ModelPackageGroupName")
         if status != "Approved" or group != settings.model_package_group:
             return {"action": "ignored", "reason": f"package of group {group!r} is {status}"}
-        return deploy(sagemaker, settings, detail["ModelPackageArn"])
+        return deploy(sagemaker, settings, detail["ModelPackageArn"], s3)
     if kind == ENDPOINT_CHANGE:
         if detail.get("EndpointName") != settings.endpoint_name or detail.get("EndpointStatus") != "IN_SERVICE":
             return {"action": "ignored", "reason": f"endpoint {detail.get('EndpointName')!r} "
@@ -43,9 +43,9 @@ def handle(event: dict, settings: Settings, sagemaker, autoscaling=None, cloudwa
             return {"action": "ignored", "reason": "this endpoint has no autoscaling"}
         return apply_scaling(autoscaling, cloudwatch, settings.scaling)
     if event.get("ModelPackageArn"):
-        return deploy(sagemaker, settings, event["ModelPackageArn"])
+        return deploy(sagemaker, settings, event["ModelPackageArn"], s3)
     if event.get("action") == "deploy-latest":
-        return deploy(sagemaker, settings, latest_approved_package_arn(sagemaker, settings.model_package_group))
+        return deploy(sagemaker, settings, latest_approved_package_arn(sagemaker, settings.model_package_group), s3)
     raise DeploymentError(f"unrecognised event (detail-type {kind!r}); expected a model package approval, an "
                           "endpoint state change, {'ModelPackageArn': ...} or {'action': 'deploy-latest'}")
 
@@ -54,6 +54,6 @@ def handler(event: dict, context) -> dict:
     """Lambda entry point."""
     settings = settings_from()
     result = handle(event, settings, boto3.client("sagemaker"), boto3.client("application-autoscaling"),
-                    boto3.client("cloudwatch"))
+                    boto3.client("cloudwatch"), boto3.client("s3"))
     log.info(json.dumps(result))
     return result

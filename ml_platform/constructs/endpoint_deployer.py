@@ -10,14 +10,13 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ml_platform import nag
 from ml_platform.constructs.endpoint_spec import EndpointSpec
 from ml_platform.constructs.iam import PlatformRole
+from ml_platform.constructs.vpc_function import vpc_function
 
 ASSET = Path(__file__).resolve().parents[2] / "lambda" / "endpoint_deployer"
 # The role Application Auto Scaling creates the first time a SageMaker variant is registered.
@@ -41,7 +40,8 @@ class EndpointDeployer(Construct):
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  models_key: kms.IKey, logs_key: kms.IKey, log_retention: logs.RetentionDays,
                  reserved_concurrency: int, approval_rule: bool, scaling_rule: bool,
-                 removal_policy: cdk.RemovalPolicy, multi_model_prefix: str | None = None) -> None:
+                 removal_policy: cdk.RemovalPolicy, multi_model_prefix: str | None = None,
+                 model_source_prefix: str | None = None) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.spec = spec
@@ -49,13 +49,6 @@ class EndpointDeployer(Construct):
         self.role = PlatformRole(self, "Role", role_name=role_name,
                                  assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                                  description="Deploys approved model packages to the SageMaker endpoint")
-        self.dead_letters = sqs.Queue(self, "DeadLetters", encryption=sqs.QueueEncryption.KMS,
-                                      encryption_master_key=models_key, enforce_ssl=True,
-                                      retention_period=cdk.Duration.days(14), removal_policy=removal_policy)
-        nag.acknowledge(self.dead_letters, "AwsSolutions-SQS3",
-                        "This queue is itself the dead-letter queue of the endpoint deployer function")
-        log_group = logs.LogGroup(self, "Logs", encryption_key=logs_key, retention=log_retention,
-                                  removal_policy=removal_policy)
         scaling = spec.scaling_document()
         environment = {
             "ENDPOINT_SPEC": stack.to_json_string(spec.api_document(list(alarm_names))),
@@ -65,30 +58,20 @@ class EndpointDeployer(Construct):
             "SUBNET_IDS": ",".join(vpc.select_subnets(**_selection(vpc_subnets)).subnet_ids) if spec.in_vpc else "",
             "SECURITY_GROUP_IDS": security_group.security_group_id if spec.in_vpc else "",
             "MULTI_MODEL_PREFIX": multi_model_prefix or "",
+            "MULTI_MODEL_KMS_KEY_ID": models_key.key_arn if multi_model_prefix else "",
         }
-        self.function = lambda_.Function(
-            self, "Function", runtime=lambda_.Runtime.PYTHON_3_12, handler="handler.handler",
-            code=lambda_.Code.from_asset(str(ASSET)), role=self.role, environment=environment,
-            timeout=cdk.Duration.minutes(2), memory_size=256, reserved_concurrent_executions=reserved_concurrency,
-            vpc=vpc, vpc_subnets=vpc_subnets, security_groups=[security_group],
-            tracing=lambda_.Tracing.ACTIVE, dead_letter_queue=self.dead_letters, log_group=log_group,
-            description="Deploys approved model packages to the SageMaker endpoint")
-        # The role is ours, so CDK adds neither the basic-execution nor the VPC-access managed
-        # policy: write to this log group only, and manage the function's network interfaces.
-        log_group.grant_write(self.role)
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            sid="LambdaVpcNetworkInterfaces",
-            actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                     "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            # Lambda manages the ENIs in the function's subnets on the role's behalf; these actions
-            # have no narrower resource form that works (AWSLambdaVPCAccessExecutionRole uses "*").
-            resources=["*"]))
-        # Lambda checks the role's ENI permissions when the function is created: policy first.
-        self.function.node.add_dependency(self.role.grants_policy)
-        nag.acknowledge(self.function, "AwsSolutions-L1",
-                        "The platform pins the Python 3.12 Lambda runtime for every function (one runtime "
-                        "to patch and test); the handler uses only the standard library and boto3")
-        self._grant(spec, execution_role, models_key, multi_model_prefix)
+        parts = vpc_function(
+            self, role=self.role, asset=ASSET, description="Deploys approved model packages to the SageMaker endpoint",
+            environment=environment, vpc=vpc, vpc_subnets=vpc_subnets, security_group=security_group,
+            dead_letter_key=models_key, logs_key=logs_key, log_retention=log_retention,
+            reserved_concurrency=reserved_concurrency, timeout=cdk.Duration.minutes(2), memory_size=256,
+            removal_policy=removal_policy)
+        self.function, self.dead_letters = parts.function, parts.dead_letters
+        self._grant(spec, execution_role, models_key)
+        if multi_model_prefix:
+            if not model_source_prefix:
+                raise ValueError("multi_model_prefix needs model_source_prefix (where approved archives live)")
+            self._grant_archive_staging(model_source_prefix, multi_model_prefix, models_key)
         stack = cdk.Stack.of(self)
         _acknowledge(self.role, region=stack.region, account=stack.account, endpoint_name=spec.endpoint_name,
                      group=model_package_group_name)
@@ -118,8 +101,27 @@ class EndpointDeployer(Construct):
         rule.add_target(self._target())
         return rule
 
-    def _grant(self, spec: EndpointSpec, execution_role: iam.IRole, models_key: kms.IKey,
-               multi_model_prefix: str | None) -> None:
+    def _grant_archive_staging(self, source_prefix: str, target_prefix: str, models_key: kms.IKey) -> None:
+        """Read approved archives under `source_prefix`, write only under `target_prefix` (s3:// URLs)."""
+        source_bucket, source_key = _bucket_and_key(source_prefix)
+        bucket, key = _bucket_and_key(target_prefix)
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadApprovedArchives", actions=["s3:GetObject"],
+            resources=[f"arn:aws:s3:::{source_bucket}/{source_key}*"]))
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="StageMultiModelArchives", actions=["s3:GetObject", "s3:PutObject"],
+            resources=[f"arn:aws:s3:::{bucket}/{key}*"]))
+        # Without ListBucket a missing archive answers 403, not 404; only the multi-model prefix.
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ListMultiModelPrefix", actions=["s3:ListBucket"], resources=[f"arn:aws:s3:::{bucket}"],
+            conditions={"StringLike": {"s3:prefix": [f"{key}*"]}}))
+        models_key.grant(self.role, "kms:Decrypt", "kms:GenerateDataKey")
+        for prefix in (f"{source_bucket}/{source_key}", f"{bucket}/{key}"):
+            nag.acknowledge(self.role.grants_policy, nag.wildcard_finding(f"Resource::arn:aws:s3:::{prefix}*"),
+                            "Objects under one prefix: approved archives read from the pipelines' output, "
+                            "copies written to the multi-model endpoint's prefix only")
+
+    def _grant(self, spec: EndpointSpec, execution_role: iam.IRole, models_key: kms.IKey) -> None:
         stack, name = cdk.Stack.of(self), spec.endpoint_name
         arn = lambda resource: stack.format_arn(service="sagemaker", resource=resource, resource_name=name)  # noqa: E731
         group = self.model_package_group_name
@@ -159,6 +161,11 @@ class EndpointDeployer(Construct):
             sid="AutoscalingServiceLinkedRole", actions=["iam:CreateServiceLinkedRole"],
             resources=[f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/{_SCALING_SLR}/*"],
             conditions={"StringLike": {"iam:AWSServiceName": _SCALING_SLR}}))
+
+
+def _bucket_and_key(url: str) -> tuple[str, str]:
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return bucket, key
 
 
 def _selection(selection: ec2.SubnetSelection) -> dict:
