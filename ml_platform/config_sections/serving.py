@@ -60,9 +60,12 @@ class EndpointConfig(Section):
     image_uri: str | None = None
     auto_deploy_on_approval: bool = True
     deployer_reserved_concurrency: int = Field(default=2, ge=1, le=10)
-    api_gateway: bool = False
+    api_gateway: bool = False  # REST API (IAM auth) + proxy Lambda in front of the endpoint
     api_throttle_rate_per_second: float = Field(default=50, gt=0)
     api_throttle_burst: int = Field(default=100, ge=1)
+    api_proxy_reserved_concurrency: int = Field(default=20, ge=1, le=1000)
+    api_waf: bool = False  # WAFv2 web ACL on the API stage (managed rule groups + per-IP rate rule)
+    api_waf_rate_limit: int = Field(default=2000, ge=100, le=2_000_000_000)  # requests per IP per 5 minutes
 
     @field_validator("instance_type")
     @classmethod
@@ -105,6 +108,10 @@ class EndpointConfig(Section):
             raise ValueError("multi_model serves every model under one prefix: use initial_model_data_url")
         if self.mode == "serverless" and self.multi_model:
             raise ValueError("serverless endpoints cannot host multiple models (multi_model)")
+        if self.api_gateway and self.mode not in ("realtime", "serverless"):
+            raise ValueError("api_gateway answers synchronously: it needs mode realtime or serverless")
+        if self.api_waf and not self.api_gateway:
+            raise ValueError("api_waf guards the API: set api_gateway too")
         for window in self.scheduled_scaling:
             if window.max_instances < window.min_instances:
                 raise ValueError(f"scheduled_scaling {window.name}: max_instances must be >= min_instances")

@@ -10,6 +10,11 @@ first run with an empty registry therefore deploys and fails nothing.
 Promotion: dev and staging deploy on approval (`auto_deploy_on_approval`). Prod has no approval
 rule: the CI/CD pipeline promotes after its manual approval, by invoking the deployer with the
 approved package ARN (or by pinning `initial_model_package_arn` in config/prod.yaml).
+
+Front door (`endpoint.api_gateway`, staging and prod): an IAM-authorized REST API whose thin proxy
+Lambda calls InvokeEndpoint through the VPC's SageMaker runtime endpoint; `endpoint.api_waf` (prod)
+adds a WAFv2 web ACL on its stage. Multi-model endpoints (`endpoint.multi_model`): the deployer
+copies each approved archive to `multi-model/<group>-v<version>.tar.gz` before the endpoint step.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
+from ml_platform.constructs.endpoint_api import EndpointApi
 from ml_platform.constructs.endpoint_deployer import EndpointDeployer
 from ml_platform.constructs.endpoint_spec import EndpointSpec
 from ml_platform.constructs.model_endpoint import ModelEndpoint, RollbackAlarms
@@ -32,10 +38,11 @@ from ml_platform.stacks.base import PlatformStack
 CAPTURE_PREFIX = "data-capture"
 ASYNC_PREFIX = "async-inference"
 MULTI_MODEL_PREFIX = "multi-model"
+PIPELINES_PREFIX = "pipelines"  # where the training pipeline writes the archives it registers
 
 
 class ServingStack(PlatformStack):
-    """`<Env>/Serving`: everything that puts approved models behind an endpoint."""
+    """`<Env>/Serving`: everything that puts approved models behind an endpoint (and, optionally, an API)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
@@ -85,4 +92,16 @@ class ServingStack(PlatformStack):
             reserved_concurrency=endpoint.deployer_reserved_concurrency,
             approval_rule=endpoint.auto_deploy_on_approval and config.environment != "prod",
             scaling_rule=not endpoint.has_initial_model, removal_policy=removal_policy,
-            multi_model_prefix=f"{bucket_uri}/{MULTI_MODEL_PREFIX}/" if endpoint.multi_model else None)
+            multi_model_prefix=f"{bucket_uri}/{MULTI_MODEL_PREFIX}/" if endpoint.multi_model else None,
+            model_source_prefix=f"{bucket_uri}/{PIPELINES_PREFIX}/")
+        self.api = None
+        if endpoint.api_gateway:
+            self.api = EndpointApi(
+                self, "Api", endpoint_name=self.spec.endpoint_name, proxy_role_name=naming.role_name("endpoint-proxy"),
+                cloudwatch_role_name=naming.role_name("apigateway-cloudwatch"), vpc=vpc, vpc_subnets=vpc_subnets,
+                security_group=security_group, dead_letter_key=models_key, logs_key=logs_key,
+                log_retention=retention(config.log_retention_days),
+                reserved_concurrency=endpoint.api_proxy_reserved_concurrency,
+                throttle_rate=endpoint.api_throttle_rate_per_second, throttle_burst=endpoint.api_throttle_burst,
+                waf_rate_limit=endpoint.api_waf_rate_limit if endpoint.api_waf else None,
+                removal_policy=removal_policy)

@@ -22,7 +22,7 @@ from ml_platform.tagging import CostAllocationTags
 KEY_USERS: dict[str, tuple[str, ...]] = {
     "lake": ("lake-formation-data-access", "firehose-delivery", "glue-etl", "glue-crawler",
              "emr-serverless-job", "sagemaker-processing"),
-    "models": ("sagemaker-model", "endpoint-deployer", "glue-etl", "analyst", "emr-serverless-job",
+    "models": ("sagemaker-model", "endpoint-deployer", "endpoint-proxy", "glue-etl", "analyst", "emr-serverless-job",
                "sagemaker-processing", "sagemaker-training", "sagemaker-pipeline"),
     "logs": ("glue-etl", "glue-crawler"),
     "streaming": ("firehose-delivery", "stream-transform"),

@@ -50,8 +50,16 @@ def _one(template: Template, cfn_type: str) -> dict:
     return next(iter(found.values()))["Properties"]
 
 
+def _deployer(template: Template) -> dict:
+    """The deployer function (the stack may also hold the API's proxy function)."""
+    found = [f["Properties"] for f in template.find_resources("AWS::Lambda::Function").values()
+             if f["Properties"]["Description"].startswith("Deploys approved")]
+    assert len(found) == 1
+    return found[0]
+
+
 def _env(template: Template) -> dict:
-    function = _one(template, "AWS::Lambda::Function")
+    function = _deployer(template)
     return function["Environment"]["Variables"]
 
 
@@ -67,7 +75,7 @@ def test_first_run_creates_no_endpoint_only_the_deployer(stages, template_of, en
     for cfn_type in ("AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
                      "AWS::ApplicationAutoScaling::ScalableTarget"):
         t.resource_count_is(cfn_type, 0)
-    t.resource_count_is("AWS::Lambda::Function", 1)
+    t.resource_count_is("AWS::Lambda::Function", 2 if load_config(env).endpoint.api_gateway else 1)
 
 
 def test_dev_is_serverless_without_vpc_or_capture(dev_stage, template_of):
@@ -189,17 +197,18 @@ def test_prod_has_no_approval_rule(prod_stage, template_of):
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_deployer_runs_in_vpc_with_concurrency_dlq_tracing(stages, template_of, env):
     t = template_of(stages[env].serving)
-    function = _one(t, "AWS::Lambda::Function")
+    function = _deployer(t)
     assert function["Runtime"] == "python3.12" and function["TracingConfig"] == {"Mode": "Active"}
     assert function["ReservedConcurrentExecutions"] == 2
     assert len(function["VpcConfig"]["SubnetIds"]) >= 2 and function["VpcConfig"]["SecurityGroupIds"]
     assert "DeadLetterConfig" in function
-    queue = _one(t, "AWS::SQS::Queue")
-    assert "KmsMasterKeyId" in queue
+    for queue in t.find_resources("AWS::SQS::Queue").values():
+        assert "KmsMasterKeyId" in queue["Properties"]
     t.has_resource_properties("AWS::SQS::QueuePolicy", {"PolicyDocument": {"Statement": Match.array_with([
         Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}})
-    log_group = _one(t, "AWS::Logs::LogGroup")
-    assert "KmsKeyId" in log_group and log_group["RetentionInDays"] == load_config(env).log_retention_days
+    for log_group in t.find_resources("AWS::Logs::LogGroup").values():
+        props = log_group["Properties"]
+        assert "KmsKeyId" in props and props["RetentionInDays"] == load_config(env).log_retention_days
 
 
 # --- roles -------------------------------------------------------------------------------
@@ -247,3 +256,24 @@ def _one_role(template: Template, name: str) -> dict:
 
 def test_serving_roles_may_use_the_models_key():
     assert {"sagemaker-model", "endpoint-deployer"} <= set(KEY_USERS["models"])
+
+
+# --- multi-model: the deployer stages approved archives under the endpoint's prefix -------------
+
+def _by_sid(template: Template, role_name: str) -> dict:
+    return {s["Sid"]: s for s in _statements(template, role_name) if s.get("Sid")}
+
+
+def test_multi_model_deployer_reads_pipelines_writes_only_multi_model_prefix_with_models_key():
+    stage = _variant_stage("staging", multi_model=True)
+    t = Template.from_stack(stage.serving)
+    env = _deployer(t)["Environment"]["Variables"]
+    assert env["MULTI_MODEL_PREFIX"] == "s3://mlp-stg-artifacts-222222222222-eu-west-1/multi-model/"
+    assert "Fn::ImportValue" in json.dumps(env["MULTI_MODEL_KMS_KEY_ID"]) or env["MULTI_MODEL_KMS_KEY_ID"]
+    statements = _by_sid(t, "mlp-stg-endpoint-deployer")
+    assert statements["ReadApprovedArchives"]["Resource"] == \
+        "arn:aws:s3:::mlp-stg-artifacts-222222222222-eu-west-1/pipelines/*"
+    assert "s3:PutObject" not in statements["ReadApprovedArchives"]["Action"]
+    assert statements["StageMultiModelArchives"]["Resource"] == \
+        "arn:aws:s3:::mlp-stg-artifacts-222222222222-eu-west-1/multi-model/*"
+    assert statements["ListMultiModelPrefix"]["Condition"] == {"StringLike": {"s3:prefix": ["multi-model/*"]}}
