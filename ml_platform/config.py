@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import ValidationError, model_validator
 
-from ml_platform.config_sections.base import ACCOUNT_ID, EMAIL, NAME_PREFIX, REGION, Section, log_retention
+from ml_platform.config_sections.base import (AccountId, EmailAddress, LogRetentionDays, NamePrefix, RegionName,
+                                              Section, matching)
 from ml_platform.config_sections.data import AnalyticsConfig, EtlConfig, StreamingConfig
 from ml_platform.config_sections.foundation import (AlertsConfig, BudgetConfig, CostTags, DataLakeConfig,
                                                     NetworkConfig)
@@ -32,12 +33,12 @@ class PlatformConfig(Section):
     """Everything one environment (dev, staging or prod) is built from."""
 
     environment: Literal["dev", "staging", "prod"]
-    account: str
-    region: str
-    name_prefix: str
+    account: AccountId
+    region: RegionName
+    name_prefix: NamePrefix
     removal_policy: Literal["destroy", "retain"]
     tags: CostTags
-    log_retention_days: int = 365
+    log_retention_days: LogRetentionDays = 365
     network: NetworkConfig
     data_lake: DataLakeConfig
     alerts: AlertsConfig
@@ -47,32 +48,6 @@ class PlatformConfig(Section):
     analytics: AnalyticsConfig = AnalyticsConfig()
     training: TrainingConfig = TrainingConfig()
     endpoint: EndpointConfig = EndpointConfig()
-
-    @field_validator("account")
-    @classmethod
-    def _account(cls, value: str) -> str:
-        if not ACCOUNT_ID.match(value):
-            raise ValueError("must be a 12-digit AWS account id, quoted as a string")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if not REGION.match(value):
-            raise ValueError("not an AWS region name (e.g. eu-west-1)")
-        return value
-
-    @field_validator("name_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if not NAME_PREFIX.match(value):
-            raise ValueError("3-20 characters: lower-case letters, digits and '-', starting with a letter")
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _log_retention(cls, value: int) -> int:
-        return log_retention(value)
 
     @model_validator(mode="after")
     def _prod_keeps_data(self) -> "PlatformConfig":
@@ -151,49 +126,16 @@ class PipelineConfig(Section):
     `approval_email`, when set, is notified when a prod promotion waits for manual approval.
     """
 
-    account: str
-    region: str
-    name_prefix: str
+    account: AccountId
+    region: RegionName
+    name_prefix: NamePrefix
     tags: CostTags
-    connection_arn: str
-    repository: str
-    branch: str = "main"
-    approval_email: str | None = None
-    log_retention_days: int = 365
-
-    _account = field_validator("account")(PlatformConfig._account.__func__)
-    _region = field_validator("region")(PlatformConfig._region.__func__)
-    _prefix = field_validator("name_prefix")(PlatformConfig._prefix.__func__)
-    _log_retention = field_validator("log_retention_days")(PlatformConfig._log_retention.__func__)
-
-    @field_validator("connection_arn")
-    @classmethod
-    def _connection(cls, value: str) -> str:
-        if not _CONNECTION_ARN.match(value):
-            raise ValueError("not a CodeConnections/CodeStar connection ARN (arn:aws:codeconnections:"
-                             "<region>:<account>:connection/<uuid>)")
-        return value
-
-    @field_validator("repository")
-    @classmethod
-    def _repository(cls, value: str) -> str:
-        if not _REPOSITORY.match(value):
-            raise ValueError("must be 'owner/name' (e.g. my-org/ml-platform)")
-        return value
-
-    @field_validator("branch")
-    @classmethod
-    def _branch(cls, value: str) -> str:
-        if not _BRANCH.match(value):
-            raise ValueError("not a valid git branch name")
-        return value
-
-    @field_validator("approval_email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not EMAIL.match(value):
-            raise ValueError("not an e-mail address")
-        return value
+    connection_arn: Annotated[str, matching(_CONNECTION_ARN, "not a CodeConnections/CodeStar connection ARN "
+                                            "(arn:aws:codeconnections:<region>:<account>:connection/<uuid>)")]
+    repository: Annotated[str, matching(_REPOSITORY, "must be 'owner/name' (e.g. my-org/ml-platform)")]
+    branch: Annotated[str, matching(_BRANCH, "not a valid git branch name")] = "main"
+    approval_email: EmailAddress | None = None
+    log_retention_days: LogRetentionDays = 365
 
 
 def load_pipeline_config(config_dir: Path = CONFIG_DIR) -> PipelineConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-(gov-)?[a-z]+-\d$")
@@ -28,3 +28,20 @@ def log_retention(value: int) -> int:
     if value not in LOG_RETENTION_DAYS:
         raise ValueError(f"CloudWatch Logs retention must be one of {LOG_RETENTION_DAYS}")
     return value
+
+
+def matching(pattern: re.Pattern[str], reason: str) -> AfterValidator:
+    """A validator refusing strings that do not match `pattern`, with a reason a user can act on."""
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(reason)
+        return value
+    return AfterValidator(check)
+
+
+AccountId = Annotated[str, matching(ACCOUNT_ID, "must be a 12-digit AWS account id, quoted as a string")]
+RegionName = Annotated[str, matching(REGION, "not an AWS region name (e.g. eu-west-1)")]
+NamePrefix = Annotated[str, matching(
+    NAME_PREFIX, "3-20 characters: lower-case letters, digits and '-', starting with a letter")]
+EmailAddress = Annotated[str, matching(EMAIL, "not an e-mail address")]
+LogRetentionDays = Annotated[int, AfterValidator(log_retention)]

@@ -5,7 +5,7 @@ import ipaddress
 
 from pydantic import Field, field_validator, model_validator
 
-from ml_platform.config_sections.base import EMAIL, PositiveDays, Section, log_retention
+from ml_platform.config_sections.base import EmailAddress, LogRetentionDays, PositiveDays, Section
 
 
 class CostTags(Section):
@@ -28,7 +28,7 @@ class NetworkConfig(Section):
     az_count: int = Field(ge=1, le=3)
     # AZ names are explicit so that synth never looks them up in the account.
     availability_zone_letters: tuple[str, ...] = ("a", "b", "c")
-    flow_log_retention_days: int = 90
+    flow_log_retention_days: LogRetentionDays = 90
     nat_gateways: int = Field(default=0, ge=0, le=3)
 
     @field_validator("cidr")
@@ -44,10 +44,6 @@ class NetworkConfig(Section):
             raise ValueError("VPC CIDR must be a private (RFC 1918) range")
         return value
 
-    @field_validator("flow_log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        return log_retention(value)
 
     @model_validator(mode="after")
     def _enough_letters(self) -> "NetworkConfig":
@@ -83,14 +79,8 @@ class DataLakeConfig(Section):
 
 
 class AlertsConfig(Section):
-    email: str
+    email: EmailAddress
 
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not EMAIL.match(value):
-            raise ValueError("not an e-mail address")
-        return value
 
 
 class BudgetConfig(Section):
