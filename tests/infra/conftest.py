@@ -1,6 +1,12 @@
 """Fixtures that build the CDK app in memory, once per test session."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
@@ -49,3 +55,24 @@ def _template_of(stack: cdk.Stack) -> Template:
 def template_of():
     """`template_of(stack)`: the stack's template, synthesized once per session (stages are shared)."""
     return _template_of
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _synth_like_the_cli(outdir: Path, **context_values) -> Path:
+    """Run app.py as `cdk synth` does: cdk.json context, no failing inside the framework."""
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    context.update({**context_values, "@aws-cdk/core:failSynthOnValidationErrors": False})
+    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
+    env.pop("PYTEST_CURRENT_TEST", None)  # else the framework assumes an in-memory test app
+    result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def synth_like_the_cli():
+    """`synth_like_the_cli(outdir, envs="all")` or `(outdir, pipeline="true")`: the assembly's folder."""
+    return _synth_like_the_cli

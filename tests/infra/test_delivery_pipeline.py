@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -191,17 +190,8 @@ def test_shipped_pipeline_config_is_valid():
 # --- the pipeline mode through app.py: nag gate, reports, cfn-lint -------------------------------
 
 @pytest.fixture(scope="module")
-def pipeline_assembly(tmp_path_factory) -> Path:
-    outdir = tmp_path_factory.mktemp("cdk.pipeline.out")
-    context = json.loads((REPO / "cdk.json").read_text())["context"]
-    # What `cdk synth -c pipeline=true` passes: cdk.json context, and no failing inside the framework.
-    context.update({"pipeline": "true", "@aws-cdk/core:failSynthOnValidationErrors": False})
-    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
-    env.pop("PYTEST_CURRENT_TEST", None)
-    result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return outdir
+def pipeline_assembly(tmp_path_factory, synth_like_the_cli) -> Path:
+    return synth_like_the_cli(tmp_path_factory.mktemp("cdk.pipeline.out"), pipeline="true")
 
 
 def test_pipeline_mode_builds_only_the_pipeline_stack(pipeline_assembly):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,21 +11,11 @@ import pytest
 from ml_platform.nag import MIN_REASON_LENGTH, PACK_PREFIXES
 from ml_platform.report import read_acknowledgments, read_violations
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def assembly(tmp_path_factory) -> Path:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    context = json.loads((REPO / "cdk.json").read_text())["context"]
-    # What the CDK CLI passes: cdk.json context, and no failing inside the framework.
-    context.update({"envs": "all", "@aws-cdk/core:failSynthOnValidationErrors": False})
-    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
-    env.pop("PYTEST_CURRENT_TEST", None)
-    result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return outdir
+def assembly(tmp_path_factory, synth_like_the_cli) -> Path:
+    return synth_like_the_cli(tmp_path_factory.mktemp("cdk.out"), envs="all")
 
 
 def test_no_unacknowledged_nag_error_in_any_environment(assembly):

@@ -8,8 +8,6 @@ import socket
 import tarfile
 from pathlib import Path
 
-import pytest
-
 from ml_platform.config import load_config
 from ml_platform.constructs.code_bundle import pack_source_dir
 from ml_platform.constructs.pipeline_definition import PipelineSpec, Placement, build_pipeline_definition

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from botocore.stub import ANY
 
 from deployer_testkit import NOW, PACKAGE_ARN, ROLE_ARN, not_found, package_description
 

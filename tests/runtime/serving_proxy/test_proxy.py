@@ -6,7 +6,6 @@ import io
 import json
 import logging
 
-import pytest
 from botocore.response import StreamingBody
 
 ENDPOINT = "mlp-prd-endpoint"
