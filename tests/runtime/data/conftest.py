@@ -13,7 +13,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 LAMBDA_DIR = ROOT / "lambda" / "firehose_transform"
 GLUE_DIR = ROOT / "glue_jobs"
-EVENTS_DIR = ROOT / "tests" / "events"
 SCHEMA_FILE = LAMBDA_DIR / "event_schema.json"
 
 # The asset folders are what Lambda and Glue put on their own sys.path; module names in them
@@ -24,19 +23,9 @@ for folder in (LAMBDA_DIR, GLUE_DIR):
 
 
 @pytest.fixture(scope="session")
-def firehose_handler():
-    """The Lambda module, loaded by path under a name no other test uses."""
-    spec = importlib.util.spec_from_file_location("firehose_transform_handler", LAMBDA_DIR / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def load_event():
-    """Loader of a recorded Firehose event from tests/events/ (a fresh copy per call)."""
-    return lambda name: json.loads((EVENTS_DIR / name).read_text())
+def firehose_handler(lambda_handler_loader):
+    """The Lambda module, under a name no other test uses."""
+    return lambda_handler_loader("firehose_transform", "firehose_transform_handler")
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ the staging stack's, and real botocore clients whose calls are checked by Stubbe
 UpdateEndpoint)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -14,7 +13,6 @@ from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOYER_DIR = ROOT / "lambda" / "endpoint_deployer"
-EVENTS_DIR = ROOT / "tests" / "events"
 for folder in (DEPLOYER_DIR, Path(__file__).resolve().parent):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
@@ -22,18 +20,9 @@ for folder in (DEPLOYER_DIR, Path(__file__).resolve().parent):
 from deployer_testkit import REGION, ROLE_ARN, endpoint_document, scaling_document  # noqa: E402
 
 @pytest.fixture(scope="session")
-def handler_module():
-    """handler.py loaded by path under a name no other test uses."""
-    spec = importlib.util.spec_from_file_location("endpoint_deployer_handler", DEPLOYER_DIR / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def load_event():
-    return lambda name: json.loads((EVENTS_DIR / name).read_text())
+def handler_module(lambda_handler_loader):
+    """handler.py under a name no other test uses."""
+    return lambda_handler_loader("endpoint_deployer", "endpoint_deployer_handler")
 
 
 

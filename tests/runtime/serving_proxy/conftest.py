@@ -2,8 +2,6 @@
 real `sagemaker-runtime` client whose calls are checked by Stubber."""
 from __future__ import annotations
 
-import importlib.util
-import json
 import sys
 from pathlib import Path
 
@@ -13,24 +11,14 @@ from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
 PROXY_DIR = ROOT / "lambda" / "endpoint_proxy"
-EVENTS_DIR = ROOT / "tests" / "events"
 if str(PROXY_DIR) not in sys.path:
     sys.path.insert(0, str(PROXY_DIR))
 
 
 @pytest.fixture(scope="session")
-def proxy():
-    """handler.py loaded by path under a name no other test uses."""
-    spec = importlib.util.spec_from_file_location("endpoint_proxy_handler", PROXY_DIR / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def load_event():
-    return lambda name: json.loads((EVENTS_DIR / name).read_text())
+def proxy(lambda_handler_loader):
+    """handler.py under a name no other test uses."""
+    return lambda_handler_loader("endpoint_proxy", "endpoint_proxy_handler")
 
 
 @pytest.fixture
