@@ -87,22 +87,31 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> PlatformConfig:
-    """Load and validate `config/<environment>.yaml`; raise ConfigError naming file, field, reason."""
-    path = Path(config_dir) / f"{environment}.yaml"
+def _read_mapping(path: Path, missing: str) -> dict:
+    """The YAML file's top-level mapping, lists as tuples; ConfigError naming the file otherwise."""
     if not path.is_file():
-        raise ConfigError(f"{path}: no configuration file for environment '{environment}'")
+        raise ConfigError(f"{path}: {missing}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the file must hold a mapping of settings")
-    raw = _lists_to_tuples(raw)
+    return _lists_to_tuples(raw)
+
+
+def _validate(model: type[Section], path: Path, raw: dict):
     try:
-        config = PlatformConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, exc)) from None
+
+
+def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> PlatformConfig:
+    """Load and validate `config/<environment>.yaml`; raise ConfigError naming file, field, reason."""
+    path = Path(config_dir) / f"{environment}.yaml"
+    raw = _read_mapping(path, f"no configuration file for environment '{environment}'")
+    config = _validate(PlatformConfig, path, raw)
     if config.environment != environment:
         raise ConfigError(f"{path}: environment: is '{config.environment}' but the file is for "
                           f"'{environment}'")
@@ -141,15 +150,4 @@ class PipelineConfig(Section):
 def load_pipeline_config(config_dir: Path = CONFIG_DIR) -> PipelineConfig:
     """Load and validate `config/pipeline.yaml`; raise ConfigError naming file, field, reason."""
     path = Path(config_dir) / PIPELINE_CONFIG_FILE
-    if not path.is_file():
-        raise ConfigError(f"{path}: no delivery pipeline configuration file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the file must hold a mapping of settings")
-    try:
-        return PipelineConfig.model_validate(_lists_to_tuples(raw))
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, exc)) from None
+    return _validate(PipelineConfig, path, _read_mapping(path, "no delivery pipeline configuration file"))

@@ -12,6 +12,7 @@ from aws_cdk import pipelines
 from constructs import Construct, DependencyGroup
 
 from ml_platform import nag
+from ml_platform.constructs.data_lake import access_log_bucket
 from ml_platform.constructs.encryption import KeyUsers, PlatformKey, logs_service_statement
 from ml_platform.constructs.iam import PlatformRole
 from ml_platform.naming import Naming
@@ -127,18 +128,8 @@ def harden_artifact_bucket(scope: Construct, construct_id: str, *, pipeline: pip
     access-log bucket (SSE-S3: S3 server access logging delivers only to SSE-S3 buckets).
     """
     bucket = pipeline.pipeline.artifact_bucket
-    access_logs = s3.Bucket(
-        scope, construct_id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        enforce_ssl=True,
-        minimum_tls_version=1.2,
-        versioned=True,
-        lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(365),
-                                          noncurrent_version_expiration=cdk.Duration.days(30))],
-        removal_policy=cdk.RemovalPolicy.RETAIN,
-    )
+    access_logs = access_log_bucket(scope, construct_id, expiration_days=365,
+                                    removal_policy=cdk.RemovalPolicy.RETAIN)
     access_logs.add_to_resource_policy(iam.PolicyStatement(
         sid="S3ServerAccessLogsFromArtifactBucket",
         principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
@@ -158,8 +149,4 @@ def harden_artifact_bucket(scope: Construct, construct_id: str, *, pipeline: pip
     nag.acknowledge_all(access_logs, nag.S3_REPLICATION,
                         "Request logs of the artifact bucket, versioned and retained in one region; the "
                         "artifacts they describe are themselves reproducible from the repository")
-    nag.acknowledge_all(access_logs, [f"{pack}-S3DefaultEncryptionKMS"
-                                      for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")],
-                        "S3 server access logging can only deliver to SSE-S3 buckets (AWS S3 user guide, "
-                        "'Enabling Amazon S3 server access logging'); it holds request logs, not data")
     return access_logs
