@@ -72,6 +72,22 @@ def _synth_like_the_cli(outdir: Path, **context_values) -> Path:
     return outdir
 
 
+def _cfn_lint_errors(assembly: Path, min_templates: int) -> str:
+    """cfn-lint as `make lint` runs it on every template of an assembly: '' when no error."""
+    templates = sorted(str(p) for p in assembly.rglob("*.template.json"))
+    assert len(templates) >= min_templates
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run([str(cfn_lint), "--non-zero-exit-code", "error", "--ignore-checks", "W3010",
+                             "--format", "parseable", *templates], capture_output=True, text=True, timeout=600)
+    return "" if result.returncode == 0 else result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.fixture(scope="session")
+def cfn_lint_errors():
+    """`cfn_lint_errors(assembly, min_templates)`: cfn-lint's errors on the assembly, '' when none."""
+    return _cfn_lint_errors
+
+
 @pytest.fixture(scope="session")
 def synth_like_the_cli():
     """`synth_like_the_cli(outdir, envs="all")` or `(outdir, pipeline="true")`: the assembly's folder."""
