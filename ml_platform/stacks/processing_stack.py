@@ -17,6 +17,7 @@ from ml_platform.constructs.data.catalog import EVENT_SCHEMA_PATH, EVENTS_PREFIX
 from ml_platform.constructs.data.emr_serverless import SparkApplication
 from ml_platform.constructs.data.glue_jobs import (
     EtlModules,
+    GlueJobRuntime,
     GlueJobSettings,
     GlueNetwork,
     GlueSecurity,
@@ -64,15 +65,16 @@ class ProcessingStack(PlatformStack):
                                    number_of_workers=etl.number_of_workers, timeout_minutes=etl.timeout_minutes)
         raw, curated, features, artifacts = (f"s3://{b.bucket_name}/" for b in
                                              self.buckets.values())
-        common = dict(role=self.etl_role, settings=settings, security=self.security, connection=self.connection,
-                      modules=modules, temp_dir=f"{artifacts}{GLUE_ARTIFACTS_PREFIX}temp/")
+        runtime = GlueJobRuntime(role=self.etl_role, settings=settings, security=self.security,
+                                 connection=self.connection, modules=modules,
+                                 temp_dir=f"{artifacts}{GLUE_ARTIFACTS_PREFIX}temp/")
         self.raw_to_curated = GlueSparkJob(
             self, "RawToCurated", name=naming.resource_name("raw-to-curated"), script="raw_to_curated.py",
             description="Raw events -> typed, validated, deduplicated curated Parquet by event_date",
             arguments={"source_path": f"{raw}{EVENTS_PREFIX}", "source_format": "parquet",
                        "target_path": f"{curated}{EVENTS_PREFIX}", "rejected_path": f"{curated}{REJECTED_PREFIX}",
                        "schema_path": modules.schema.s3_object_url, "write_mode": "append"},
-            **common)
+            runtime=runtime)
         self.curated_to_features = GlueSparkJob(
             self, "CuratedToFeatures", name=naming.resource_name("curated-to-features"),
             script="curated_to_features.py",
@@ -84,7 +86,7 @@ class ProcessingStack(PlatformStack):
                        "split_ratios": ",".join(str(r) for r in etl.split_ratios),
                        "minority_ratio": str(etl.minority_ratio)},
             # glue_jobs/README.md: it reads the whole curated zone every run, so no bookmark.
-            bookmarks=False, **common)
+            bookmarks=False, runtime=runtime)
         self.crawler_role = self._crawler_role(naming, governance)
         self.crawler = SchemaCrawler(
             self, "FeaturesCrawler", name=naming.resource_name("features-crawler"), role=self.crawler_role,

@@ -121,6 +121,19 @@ class EtlModules(Construct):
         return grant_asset_read(self.modules, grantee).combine(grant_asset_read(self.schema, grantee))
 
 
+@dataclass(frozen=True)
+class GlueJobRuntime:
+    """What every job of the ETL shares: its role, capacity, security configuration, VPC connection,
+    the ETL modules and the temporary directory."""
+
+    role: iam.IRole
+    settings: GlueJobSettings
+    security: GlueSecurity
+    connection: GlueNetwork
+    modules: EtlModules
+    temp_dir: str
+
+
 class GlueSparkJob(Construct):
     """One PySpark job from `glue_jobs/<script>`.
 
@@ -130,11 +143,11 @@ class GlueSparkJob(Construct):
     continuous CloudWatch logs and job metrics.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, name: str, script: str, role: iam.IRole,
-                 settings: GlueJobSettings, security: GlueSecurity, connection: GlueNetwork,
-                 modules: EtlModules, temp_dir: str, arguments: Mapping[str, str], description: str,
-                 bookmarks: bool = True) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, script: str, runtime: GlueJobRuntime,
+                 arguments: Mapping[str, str], description: str, bookmarks: bool = True) -> None:
         super().__init__(scope, construct_id)
+        role, settings, security, connection = runtime.role, runtime.settings, runtime.security, runtime.connection
+        modules, temp_dir = runtime.modules, runtime.temp_dir
         self.script = s3_assets.Asset(self, "Script", path=str(GLUE_JOBS_ROOT / script))
         grant_asset_read(self.script, role)
         self.job = glue.CfnJob(
