@@ -4,8 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -15,7 +13,7 @@ from ml_platform import nag
 from ml_platform.config import PlatformConfig
 from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.catalog import LakeCatalog
-from ml_platform.constructs.data.firehose import RawDeliveryStream
+from ml_platform.constructs.data.firehose import RawDeliveryStream, delivery_alarms
 from ml_platform.constructs.data.lake import DataLake, bucket_ref
 from ml_platform.constructs.data.lake_formation import LakeGovernance
 from ml_platform.constructs.data.stream import EventStream
@@ -72,7 +70,8 @@ class IngestionStack(PlatformStack):
             logs_key=logs_key, log_retention=log_retention, removal_policy=removal_policy)
         self._acknowledge(transform_role, delivery_role, raw)
         if alerts_topic is not None:
-            self._alarms(alerts_topic)
+            delivery_alarms(self, delivery_stream=self.delivery.delivery_stream,
+                            transform=self.transform.function, topic=alerts_topic)
 
     def _acknowledge(self, transform_role: PlatformRole, delivery_role: PlatformRole, raw) -> None:
         function_logical_id = self.get_logical_id(self.transform.function.node.default_child)
@@ -85,28 +84,3 @@ class IngestionStack(PlatformStack):
                         "Firehose rejects DeliveryStreamEncryptionConfigurationInput for a Kinesis stream "
                         "source; the source stream is SSE-KMS with the streaming key and every object "
                         "written to the raw zone is SSE-KMS with the lake key")
-
-    def _alarms(self, topic: sns.ITopic) -> None:
-        action = cw_actions.SnsAction(topic)
-        stream_name = self.delivery.delivery_stream.ref
-        alarms = [
-            self.transform.function.metric_errors(period=cdk.Duration.minutes(5)).create_alarm(
-                self, "TransformErrors", threshold=1, evaluation_periods=1,
-                alarm_description="The Firehose transform Lambda failed (records retried, then sent to errors/)"),
-            cloudwatch.Metric(
-                namespace="AWS/Firehose", metric_name="DeliveryToS3.DataFreshness",
-                dimensions_map={"DeliveryStreamName": stream_name}, statistic="Maximum",
-                period=cdk.Duration.minutes(5)).create_alarm(
-                self, "DeliveryFreshness", threshold=3600, evaluation_periods=3,
-                alarm_description="Events wait more than an hour to reach the raw zone"),
-            cloudwatch.Metric(
-                namespace="AWS/Firehose", metric_name="DeliveryToS3.Success",
-                dimensions_map={"DeliveryStreamName": stream_name}, statistic="Minimum",
-                period=cdk.Duration.minutes(5)).create_alarm(
-                self, "DeliveryFailures", threshold=1, evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description="Firehose failed to put objects into the raw zone"),
-        ]
-        for alarm in alarms:
-            alarm.add_alarm_action(action)

@@ -4,8 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -24,7 +22,7 @@ from ml_platform.constructs.data.glue_jobs import (
     GlueSparkJob,
     grant_glue_runtime,
 )
-from ml_platform.constructs.data.glue_workflow import EtlWorkflow, SchemaCrawler
+from ml_platform.constructs.data.glue_workflow import EtlWorkflow, SchemaCrawler, alert_on_failures
 from ml_platform.constructs.data.lake import DataLake, bucket_ref
 from ml_platform.constructs.data.lake_formation import LakeGovernance
 from ml_platform.constructs.foundation.network import SecureVpc
@@ -106,7 +104,8 @@ class ProcessingStack(PlatformStack):
         if etl.emr_serverless:
             self.emr = self._emr(naming, network, governance)
         if alerts_topic is not None:
-            self._alert_on_failures(alerts_topic)
+            alert_on_failures(self, job_names=[self.raw_to_curated.name, self.curated_to_features.name],
+                              crawler_name=self.crawler.name, alerts_topic=alerts_topic)
 
     def _etl_role(self, naming: Naming, governance: LakeGovernance) -> PlatformRole:
         role = PlatformRole(self, "EtlRole", role_name=naming.role_name(RolePurpose.GLUE_ETL),
@@ -176,21 +175,3 @@ class ProcessingStack(PlatformStack):
             "Resource::*": "lakeformation:GetDataAccess has no resource-level permissions; Lake Formation "
                            "vends credentials only for the zones this role is granted by LF-tag"})
         return app
-
-    def _alert_on_failures(self, alerts_topic: sns.ITopic) -> None:
-        # By ARN: the topic's own policy already admits EventBridge of this account; the rule target
-        # must not add a second, unconditioned statement to it.
-        topic = sns.Topic.from_topic_arn(self, "AlertTopic", alerts_topic.topic_arn)
-        names = [self.raw_to_curated.name, self.curated_to_features.name]
-        events.Rule(
-            self, "EtlFailures", description="A platform Glue job failed, timed out or stopped",
-            event_pattern=events.EventPattern(
-                source=["aws.glue"], detail_type=["Glue Job State Change"],
-                detail={"jobName": names, "state": ["FAILED", "TIMEOUT", "STOPPED"]}),
-            targets=[targets.SnsTopic(topic)])
-        events.Rule(
-            self, "CrawlerFailures", description="The features crawler failed",
-            event_pattern=events.EventPattern(
-                source=["aws.glue"], detail_type=["Glue Crawler State Change"],
-                detail={"crawlerName": [self.crawler.name], "state": ["Failed"]}),
-            targets=[targets.SnsTopic(topic)])

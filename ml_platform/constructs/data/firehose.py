@@ -6,6 +6,8 @@ dynamic partitioning from Lambda metadata, so the delivery stream is the L1 reso
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -13,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.constructs.data.catalog import EVENTS_PREFIX, PARTITION_KEY
@@ -105,3 +108,35 @@ class RawDeliveryStream(Construct):
 
 def _param(name: str, value: str) -> firehose.CfnDeliveryStream.ProcessorParameterProperty:
     return firehose.CfnDeliveryStream.ProcessorParameterProperty(parameter_name=name, parameter_value=value)
+
+
+def delivery_alarms(scope: Construct, *, delivery_stream: firehose.CfnDeliveryStream, transform: lambda_.IFunction,
+                    topic: sns.ITopic) -> list[cloudwatch.Alarm]:
+    """Alarms to `topic` when the transform fails, events wait over an hour, or delivery to S3 fails.
+
+    Created in `scope` (the stack) with stable IDs: TransformErrors, DeliveryFreshness, DeliveryFailures.
+    """
+    action = cw_actions.SnsAction(topic)
+    stream_name = delivery_stream.ref
+    alarms = [
+        transform.metric_errors(period=cdk.Duration.minutes(5)).create_alarm(
+            scope, "TransformErrors", threshold=1, evaluation_periods=1,
+            alarm_description="The Firehose transform Lambda failed (records retried, then sent to errors/)"),
+        cloudwatch.Metric(
+            namespace="AWS/Firehose", metric_name="DeliveryToS3.DataFreshness",
+            dimensions_map={"DeliveryStreamName": stream_name}, statistic="Maximum",
+            period=cdk.Duration.minutes(5)).create_alarm(
+            scope, "DeliveryFreshness", threshold=3600, evaluation_periods=3,
+            alarm_description="Events wait more than an hour to reach the raw zone"),
+        cloudwatch.Metric(
+            namespace="AWS/Firehose", metric_name="DeliveryToS3.Success",
+            dimensions_map={"DeliveryStreamName": stream_name}, statistic="Minimum",
+            period=cdk.Duration.minutes(5)).create_alarm(
+            scope, "DeliveryFailures", threshold=1, evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="Firehose failed to put objects into the raw zone"),
+    ]
+    for alarm in alarms:
+        alarm.add_alarm_action(action)
+    return alarms

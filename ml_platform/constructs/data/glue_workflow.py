@@ -4,8 +4,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.constructs.data.glue_jobs import GlueSecurity
@@ -70,3 +73,26 @@ class EtlWorkflow(Construct):
                     conditions=[glue.CfnTrigger.ConditionProperty(
                         job_name=previous, logical_operator="EQUALS", state="SUCCEEDED")]),
                 actions=[action]))
+
+
+def alert_on_failures(scope: Construct, *, job_names: Sequence[str], crawler_name: str,
+                      alerts_topic: sns.ITopic) -> list[events.Rule]:
+    """EventBridge rules (IDs EtlFailures, CrawlerFailures in `scope`) that notify `alerts_topic` when
+    one of `job_names` fails, times out or stops, or the crawler fails."""
+    # By ARN: the topic's own policy already admits EventBridge of this account; the rule target
+    # must not add a second, unconditioned statement to it.
+    topic = sns.Topic.from_topic_arn(scope, "AlertTopic", alerts_topic.topic_arn)
+    names = list(job_names)
+    jobs = events.Rule(
+        scope, "EtlFailures", description="A platform Glue job failed, timed out or stopped",
+        event_pattern=events.EventPattern(
+            source=["aws.glue"], detail_type=["Glue Job State Change"],
+            detail={"jobName": names, "state": ["FAILED", "TIMEOUT", "STOPPED"]}),
+        targets=[targets.SnsTopic(topic)])
+    crawler = events.Rule(
+        scope, "CrawlerFailures", description="The features crawler failed",
+        event_pattern=events.EventPattern(
+            source=["aws.glue"], detail_type=["Glue Crawler State Change"],
+            detail={"crawlerName": [crawler_name], "state": ["Failed"]}),
+        targets=[targets.SnsTopic(topic)])
+    return [jobs, crawler]
