@@ -29,6 +29,8 @@ def _roles(stage: Stage, platform: Platform) -> None:
         for arn in props.get("ManagedPolicyArns", []):
             if arn in managed:
                 role.policies.append(managed[arn]["PolicyDocument"])
+            elif arn in external.AWS_MANAGED_POLICIES:
+                role.policies.append(external.AWS_MANAGED_POLICIES[arn])
             else:
                 role.aws_managed.append(arn)
         if "PermissionsBoundary" in props:

@@ -60,3 +60,11 @@ def aws_managed_s3_key_policy(account: str, region: str) -> dict[str, Any]:
 def aws_image_repository_policy(repository_arn: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": "*", "Action": ECR_PULL, "Resource": repository_arn}]}
+
+
+# AWS managed policies the templates attach, as the IAM console's policy page shows their current version.
+AWS_MANAGED_POLICIES: dict[str, dict[str, Any]] = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": "*"}]},
+}
