@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 def synth_like_the_cli(outdir: Path) -> Path:
     """Run app.py as `cdk synth` does (cdk.json context, framework not failing on validations)."""
-    context = json.loads((REPO / "cdk.json").read_text())["context"]
-    context.update({"envs": "all", "@aws-cdk/core:failSynthOnValidationErrors": False})
+    settings = json.loads((REPO / "cdk.json").read_text())
+    context = settings["context"]
+    # What the CLI adds from its settings (contextFromSettings in CLI 2.1148): asset metadata is
+    # how a function's code folder is found.
+    context.update({"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
+                    "aws:cdk:bundling-stacks": ["**"], "@aws-cdk/core:failSynthOnValidationErrors": False,
+                    "envs": "all"})
+    if settings.get("versionReporting") is False:
+        context["aws:cdk:disable-version-reporting"] = True
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
     env.pop("PYTEST_CURRENT_TEST", None)  # else the framework assumes an in-memory test app
     result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True,
@@ -33,9 +42,14 @@ def synth_like_the_cli(outdir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def cdk_out(tmp_path_factory) -> Path:
+def cdk_out() -> Iterator[Path]:
     given = os.environ.get("FLOWS_CDK_OUT")
-    return Path(given) if given else synth_like_the_cli(tmp_path_factory.mktemp("flows-cdk-out"))
+    if given:
+        yield Path(given)
+        return
+    # Not under pytest's basetemp: concurrent pytest runs of the same user prune old basetemps.
+    with tempfile.TemporaryDirectory(prefix="flows-cdk-out-") as folder:
+        yield synth_like_the_cli(Path(folder))
 
 
 @pytest.fixture(scope="session")

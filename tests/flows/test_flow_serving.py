@@ -42,13 +42,15 @@ def deployer_flow(platform, deployer) -> Flow:
               Call(role, "sagemaker:DescribeModel", model), Call(role, "sagemaker:CreateModel", model),
               Call(role, "sagemaker:AddTags", model, {}, "CreateModel with Tags"),
               pass_role(role, env["EXECUTION_ROLE_ARN"], SAGEMAKER, "CreateModel ExecutionRoleArn"),
-              Call(role, "sagemaker:DescribeEndpointConfig", config), Call(role, "sagemaker:CreateEndpointConfig", config)])
+              Call(role, "sagemaker:DescribeEndpointConfig", config),
+              Call(role, "sagemaker:CreateEndpointConfig", config)])
     for key in {spec["KmsKeyId"], spec.get("DataCaptureConfig", {}).get("KmsKeyId")} - {None}:
         # CreateEndpointConfig with a KmsKeyId: SageMaker creates a grant in the caller's name.
         flow.add([Call(role, "kms:DescribeKey", key, {}, "endpoint config key"),
                   Call(role, "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": "true"}, "endpoint config key")])
     endpoint_arn = _arn(platform, "endpoint", endpoint)
-    flow.add(Call(role, f"sagemaker:{a}", endpoint_arn) for a in ("DescribeEndpoint", "CreateEndpoint", "UpdateEndpoint"))
+    flow.add(Call(role, f"sagemaker:{a}", endpoint_arn)
+             for a in ("DescribeEndpoint", "CreateEndpoint", "UpdateEndpoint"))
     scaling = json.loads(env["SCALING_SPEC"]) if env.get("SCALING_SPEC") else None
     if scaling:
         flow.add(Call(role, f"application-autoscaling:{a}", "*")

@@ -11,7 +11,6 @@ Policy variables (`${aws:username}`) are refused: no template uses them, and gue
 """
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Callable, Mapping, Sequence
 

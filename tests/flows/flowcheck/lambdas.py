@@ -18,6 +18,7 @@ from typing import Any
 import botocore.session
 from botocore import xform_name
 
+from flowcheck.conditions import UnsupportedPolicy
 from flowcheck.calls import Call, Check, assume, log_group_name, logs_write, sqs_send, vpc_network_interfaces
 from flowcheck.platform import Platform
 from flowcheck.policy import Principal
@@ -67,6 +68,9 @@ def functions(platform: Platform, assembly: Path) -> dict[str, LambdaFunction]:
     for stack, logical_id, resource in stage.resources("AWS::Lambda::Function"):
         props = stage.properties(stack, resource)
         asset_path = resource.get("Metadata", {}).get("aws:asset:path")
+        if asset_path is None and "S3Key" in props.get("Code", {}):
+            raise UnsupportedPolicy(f"{logical_id}: no aws:asset:path metadata; synthesize as the CDK CLI does "
+                                    "(context aws:cdk:enable-asset-metadata=true) to find its code")
         asset = (assembly / asset_path).resolve() if asset_path else None
         function = LambdaFunction(stage.arn(stack, logical_id), Principal.role(props["Role"]), props, asset)
         name = next((d.name for d in sorted(LAMBDA_DIR.iterdir()) if asset and asset.is_dir() and _matches(asset, d)),

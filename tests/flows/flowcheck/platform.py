@@ -11,7 +11,7 @@ from flowcheck import external
 from flowcheck.cfn import Stage
 from flowcheck.conditions import UnsupportedPolicy
 from flowcheck.evaluate import Decision, evaluate
-from flowcheck.lakeformation import LakeFormation, lake_formation_of
+from flowcheck.lakeformation import LakeFormation
 from flowcheck.policy import Principal, Request
 
 Document = Mapping[str, Any]

@@ -82,7 +82,8 @@ def caller_checks(platform: Platform, caller: Principal, step: Mapping[str, Any]
     args, kind = step["Arguments"], step["Type"]
     why = f"step {step['Name']}"
     if kind == "Processing":
-        return [Call(caller, "sagemaker:CreateProcessingJob", _arn(platform, "processing-job", job_name(step)), {}, why),
+        job = _arn(platform, "processing-job", job_name(step))
+        return [Call(caller, "sagemaker:CreateProcessingJob", job, {}, why),
                 pass_role(caller, args["RoleArn"], SAGEMAKER, why),
                 volume_key_grant(caller, args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"], "sagemaker",
                                  f"{why}: volume key")]
@@ -128,7 +129,8 @@ def processing_runtime(platform: Platform, args: Mapping[str, Any], definition: 
                                       logs=JOB_LOGS["Processing"], in_vpc="VpcConfig" in args.get("NetworkConfig", {}),
                                       volume_key=cluster.get("VolumeKmsKeyId"), why=why)
     for spec in args.get("ProcessingInputs", []):
-        checks += s3_read(platform, role, value(spec["S3Input"]["S3Uri"], definition), f"{why}: input {spec['InputName']}")
+        uri = value(spec["S3Input"]["S3Uri"], definition)
+        checks += s3_read(platform, role, uri, f"{why}: input {spec['InputName']}")
     output_key = args["ProcessingOutputConfig"].get("KmsKeyId")
     for spec in args["ProcessingOutputConfig"]["Outputs"]:
         checks += s3_write(platform, role, value(spec["S3Output"]["S3Uri"], definition),
