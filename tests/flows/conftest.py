@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from flowcheck.build import load_platform  # noqa: E402
 from flowcheck.platform import Platform  # noqa: E402
+
 from ml_platform.config import ENVIRONMENTS, load_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

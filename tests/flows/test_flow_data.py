@@ -4,12 +4,23 @@ Athena query (with Lake Formation's credential vending) and a producer writing t
 from __future__ import annotations
 
 import pytest
-
-from flowcheck.calls import (Call, DataLocation, LakeFormationPermission, assume, kinesis_read, kinesis_write,
-                             logs_write, s3_read, s3_write, split_s3_uri, vpc_network_interfaces)
+from flowcheck.calls import (
+    Call,
+    DataLocation,
+    LakeFormationPermission,
+    assume,
+    kinesis_read,
+    kinesis_write,
+    logs_write,
+    s3_read,
+    s3_write,
+    split_s3_uri,
+    vpc_network_interfaces,
+)
 from flowcheck.flow import Flow, assert_authorized
 from flowcheck.lambdas import boto3_calls, functions
 from flowcheck.policy import Principal, Request
+
 from ml_platform.config import ENVIRONMENTS
 
 GLUE_READ = ("GetDatabase", "GetTable", "GetTableVersions", "GetPartitions")
@@ -62,9 +73,10 @@ def test_firehose_delivers_the_stream_to_the_raw_zone(platforms, env):
     assert_authorized(platforms[env], firehose_flow(platforms[env]))
 
 
-@pytest.mark.xfail(strict=True, reason="not in issue 9: Firehose's documented delivery-role policy for Lambda "
-                                       "transforms includes lambda:GetFunctionConfiguration; the role has only "
-                                       "lambda:InvokeFunction (runtime impact unverified)")
+@pytest.mark.xfail(strict=True, raises=AssertionError,  # the flow is denied, nothing else
+                   reason="not in issue 9: Firehose's documented delivery-role policy for Lambda "
+                          "transforms includes lambda:GetFunctionConfiguration; the role has only "
+                          "lambda:InvokeFunction (runtime impact unverified)")
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_firehose_reads_its_transform_configuration(platforms, env):
     platform = platforms[env]
@@ -151,8 +163,9 @@ def crawler_flow(platform, *, with_location: bool) -> Flow:
     return flow
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 5: creating tables in a Lake Formation-registered "
-                                       "location needs DATA_LOCATION_ACCESS, which the crawler role lacks")
+@pytest.mark.xfail(strict=True, raises=AssertionError,  # the flow is denied, nothing else
+                   reason="issue 9 defect 5: creating tables in a Lake Formation-registered "
+                          "location needs DATA_LOCATION_ACCESS, which the crawler role lacks")
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_features_crawler_catalogs_the_datasets(platforms, env):
     assert_authorized(platforms[env], crawler_flow(platforms[env], with_location=True))
@@ -203,8 +216,9 @@ def test_analyst_queries_the_curated_zone_with_athena(platforms, env):
         assert_authorized(platform, flow)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 13: nothing can write to the stream: no producer is "
-                                       "granted kinesis:PutRecord(s) and the streaming key admits none")
+@pytest.mark.xfail(strict=True, raises=AssertionError,  # the flow is denied, nothing else
+                   reason="issue 9 defect 13: nothing can write to the stream: no producer is "
+                          "granted kinesis:PutRecord(s) and the streaming key admits none")
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_a_producer_writes_to_the_stream(platforms, env):
     # The producers are the roles the templates let put records on the stream; each must be able to

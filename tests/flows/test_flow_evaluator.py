@@ -4,7 +4,6 @@ Developer Guide: key policies), rewritten as tables: each row is a request and t
 from __future__ import annotations
 
 import pytest
-
 from flowcheck.conditions import UnsupportedPolicy, conditions_hold
 from flowcheck.evaluate import evaluate
 from flowcheck.policy import Principal, Request

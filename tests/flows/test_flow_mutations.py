@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-
 from flowcheck.build import platform_of
 from flowcheck.cfn import Stack, Stage, load_stage
 from flowcheck.flow import assert_authorized
+from flowcheck.lambdas import boto3_calls, iam_actions
+from flowcheck.policy import Request
+
 from ml_platform.config import load_config
 
 HERE = Path(__file__).resolve().parent
@@ -81,3 +83,37 @@ def test_resolver_follows_exports_and_string_functions():
     assert stage.resolve({"Fn::Join": ["", ["arn:aws:s3:::", {"Ref": "Bucket"}]]}, exporter) == "arn:aws:s3:::b1"
     assert stage.resolve({"Fn::Select": [1, {"Fn::Split": [",", "a,b,c"]}]}, exporter) == "b"
     assert stage.resolve({"K": {"Ref": "AWS::NoValue"}, "L": [1, {"Ref": "AWS::NoValue"}]}, exporter) == {"L": [1]}
+
+
+def test_boto3_calls_are_read_from_the_code(tmp_path):
+    # GIVEN a handler creating two clients and calling them through helper functions
+    (tmp_path / "handler.py").write_text(
+        "import boto3\n"
+        "def handler(event, context):\n"
+        "    return work(boto3.client('sqs'), boto3.client('s3'))\n")
+    (tmp_path / "work.py").write_text(
+        "def work(queue, store):\n"
+        "    store.copy_object(Bucket='b', Key='k', CopySource={'Bucket': 'a', 'Key': 'k'})\n"
+        "    return queue.send_message(QueueUrl='u', MessageBody='m').get('MessageId')\n")
+    # WHEN the folder is read, THEN every operation is found (and `.get` is not one) with its IAM actions
+    calls = boto3_calls(tmp_path)
+    assert calls == {("sqs", "SendMessage"), ("s3", "CopyObject")}
+    assert sorted(a for c in calls for a in iam_actions(*c)) == ["s3:GetObject", "s3:PutObject", "sqs:SendMessage"]
+
+
+def test_a_role_with_a_permissions_boundary_is_capped(cdk_out):
+    # GIVEN the analyst role with a boundary that allows only SageMaker and S3 reads,
+    stage = _prod_stage(cdk_out)
+    stack, role = next((s, r) for s, _, r in stage.resources("AWS::IAM::Role")
+                       if r["Properties"].get("RoleName") == "mlp-prod-analyst")
+    stack.resources["ReadOnlyBoundary"] = {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+        "ManagedPolicyName": "read-only-boundary", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["sagemaker:Describe*", "s3:Get*"], "Resource": "*"}]}}}
+    role["Properties"]["PermissionsBoundary"] = {"Ref": "ReadOnlyBoundary"}
+    platform = platform_of(stage)
+    analyst = platform.role_named("mlp-prod-analyst")
+    workgroup = f"arn:aws:athena:{platform.region}:{platform.account}:workgroup/mlp-prod-analytics"
+    # WHEN it starts a query its own policy allows, THEN the boundary denies it; reads stay allowed
+    assert not platform.authorize(Request(analyst, "athena:StartQueryExecution", workgroup))
+    assert platform.authorize(Request(analyst, "s3:GetObject",
+                                      "arn:aws:s3:::mlp-prod-artifacts-333333333333-eu-west-1/athena-results/x"))

@@ -3,10 +3,10 @@ VPC flow logs delivery, API Gateway writing its execution and access logs."""
 from __future__ import annotations
 
 import pytest
-
 from flowcheck.calls import Call, assume, log_group_name, logs_write
 from flowcheck.flow import Flow, assert_authorized
 from flowcheck.policy import Principal
+
 from ml_platform.config import ENVIRONMENTS
 
 

@@ -5,16 +5,28 @@ definition."""
 from __future__ import annotations
 
 import pytest
-
-from flowcheck.calls import assume
+from flowcheck.calls import assume, s3_read, s3_write
 from flowcheck.flow import Flow, assert_authorized
 from flowcheck.policy import Principal
-from flowcheck.sagemaker import (JOB_LOGS, SAGEMAKER, caller_checks, container_runtime_checks, model_container_checks,
-                                 pipeline_of, processing_runtime, steps, training_runtime)
+from flowcheck.sagemaker import (
+    JOB_LOGS,
+    SAGEMAKER,
+    caller_checks,
+    container_runtime_checks,
+    model_container_checks,
+    pipeline_of,
+    processing_runtime,
+    steps,
+    training_runtime,
+    value,
+)
+
 from ml_platform.config import ENVIRONMENTS
 
-DEFECT_2 = pytest.mark.xfail(strict=True, reason="issue 9 defect 2: volume keys need kms:CreateGrant "
-                                                 "(kms:GrantIsForAWSResource) in the pipeline and job roles")
+DEFECT_2 = pytest.mark.xfail(
+    strict=True, raises=AssertionError,  # the flow is denied, nothing else
+    reason="issue 9 defect 2: volume keys need kms:CreateGrant "
+           "(kms:GrantIsForAWSResource) in the pipeline and job roles")
 
 
 def _step(platform, name):
@@ -104,4 +116,10 @@ def test_batch_transform_of_the_test_set_runs(platforms, env):
                                       in_vpc="VpcConfig" in args, volume_key=resources.get("VolumeKmsKeyId"),
                                       why="step BatchTransformTest"))
     flow.add(model_container_checks(platform, role, container, definition, "step BatchTransformTest"))
+    # The transform reads its input and writes its output with the model's role.
+    source = transform["Arguments"]["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    flow.add(s3_read(platform, role, value(source, definition), "step BatchTransformTest: input"))
+    output = transform["Arguments"]["TransformOutput"]
+    flow.add(s3_write(platform, role, value(output["S3OutputPath"], definition), "step BatchTransformTest: output",
+                      output.get("KmsKeyId")))
     assert_authorized(platform, flow)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flowcheck import external
 from flowcheck.cfn import Stage, load_stage
+from flowcheck.conditions import UnsupportedPolicy
 from flowcheck.lakeformation import lake_formation_of
 from flowcheck.platform import Platform, Role
 
@@ -16,6 +17,14 @@ def _managed_policies(stage: Stage) -> dict[str, dict[str, Any]]:
     for stack, logical_id, resource in stage.resources("AWS::IAM::ManagedPolicy"):
         found[stage.ref(stack, logical_id)] = stage.properties(stack, resource)
     return found
+
+
+def _boundary(managed: dict[str, dict[str, Any]], arn: str, role: str) -> dict[str, Any]:
+    if arn in managed:
+        return managed[arn]["PolicyDocument"]
+    if arn in external.AWS_MANAGED_POLICIES:
+        return external.AWS_MANAGED_POLICIES[arn]
+    raise UnsupportedPolicy(f"{role}: permissions boundary {arn} is neither in the templates nor modelled")
 
 
 def _roles(stage: Stage, platform: Platform) -> None:
@@ -34,7 +43,7 @@ def _roles(stage: Stage, platform: Platform) -> None:
             else:
                 role.aws_managed.append(arn)
         if "PermissionsBoundary" in props:
-            role.boundary = [managed[props["PermissionsBoundary"]]["PolicyDocument"]]
+            role.boundary = [_boundary(managed, props["PermissionsBoundary"], role.name)]
         platform.roles[role.arn] = role
         by_name[role.name] = role
     # Policies that name their roles (AWS::IAM::Policy, or a managed policy with `Roles`).

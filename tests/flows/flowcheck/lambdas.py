@@ -18,8 +18,8 @@ from typing import Any
 import botocore.session
 from botocore import xform_name
 
-from flowcheck.conditions import UnsupportedPolicy
 from flowcheck.calls import Call, Check, assume, log_group_name, logs_write, sqs_send, vpc_network_interfaces
+from flowcheck.conditions import UnsupportedPolicy
 from flowcheck.platform import Platform
 from flowcheck.policy import Principal
 

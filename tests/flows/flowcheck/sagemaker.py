@@ -13,8 +13,17 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flowcheck.calls import (Call, Check, image_pull, logs_write, pass_role, s3_read, s3_write, volume_key_grant,
-                             vpc_network_interfaces)
+from flowcheck.calls import (
+    Call,
+    Check,
+    image_pull,
+    logs_write,
+    pass_role,
+    s3_read,
+    s3_write,
+    volume_key_grant,
+    vpc_network_interfaces,
+)
 from flowcheck.platform import Platform
 from flowcheck.policy import Principal
 
