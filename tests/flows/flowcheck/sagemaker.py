@@ -27,7 +27,7 @@ from flowcheck.calls import (
 from flowcheck.platform import Platform
 from flowcheck.policy import Principal
 
-EXECUTION_ID = "exec0001"
+EXECUTION_ID = "kytlemm1lvpq"
 SAGEMAKER = "sagemaker.amazonaws.com"
 JOB_LOGS = {"Processing": "/aws/sagemaker/ProcessingJobs", "Training": "/aws/sagemaker/TrainingJobs",
             "Tuning": "/aws/sagemaker/TrainingJobs", "Transform": "/aws/sagemaker/TransformJobs"}
@@ -53,7 +53,11 @@ def steps(definition: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def job_name(step: Mapping[str, Any]) -> str:
-    return f"pipelines-{EXECUTION_ID}-{step['Name'].lower()}"
+    """SageMaker Pipelines names a step's job `pipelines-<execution id>-<step name>-<random>`
+    (as jobs show it, e.g. aws/amazon-sagemaker-examples#3106). Tuning job names (at most 32
+    characters, issue 9 defect 9) are assumed to keep the `pipelines-` prefix: unverified, so these
+    flows cannot find defect 9."""
+    return f"pipelines-{EXECUTION_ID}-{step['Name']}-a1b2c3d4e5"
 
 
 def value(expression: Any, definition: Mapping[str, Any]) -> Any:
