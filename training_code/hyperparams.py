@@ -196,16 +196,19 @@ def parse(raw: dict) -> dict:
 
 
 def booster_params(typed: dict) -> dict:
-    """The subset xgboost's `train` takes as params (unset optional ones left out)."""
+    """The subset xgboost's `train` takes as params. Unset ones and defaults (which equal xgboost's own)
+    are left out, so xgboost never warns that a tree setting is unused by gblinear."""
     params = {
         name: value for name, value in typed.items()
-        if SCHEMA[name].booster and value is not None
+        if SCHEMA[name].booster and value is not None and value != SCHEMA[name].default
     }
+    params["objective"] = typed["objective"]
     if not params.get("eval_metric"):
         params.pop("eval_metric", None)
     if params.get("updater"):
         params["updater"] = ",".join(params["updater"])
     if params.get("tree_method") == "gpu_hist":
         params.setdefault("device", "cuda")
-    params["tree_method"] = hyperparam_rules.tree_method(typed)
+    if typed["booster"] != "gblinear":
+        params["tree_method"] = hyperparam_rules.tree_method(typed)
     return params

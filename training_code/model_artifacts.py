@@ -6,7 +6,7 @@
     metadata/model-metadata.json       feature count, objective, num_class, xgboost version, best
                                        iteration, final metrics, hyperparameters, model file names
     metadata/feature-importance.json   {"gain": {feature: value}, "weight": {feature: count}}
-                                       (of the first model)
+                                       (of the first model; gblinear: weight only)
     code/                              the inference code (inference.py, serve.py and the modules
                                        they import), so the served model never needs code from
                                        anywhere else (SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code)
@@ -161,7 +161,8 @@ def save_artifacts(model_dir: str | Path, boosters: list, best_iterations: list[
         "hyperparameters": {k: v for k, v in hp.items() if v is not None},
         "code_files": write_code(model_dir),
     }
-    importance = {kind: first.get_score(importance_type=kind) for kind in ("gain", "weight")}
+    kinds = ("weight",) if hp.get("booster") == "gblinear" else ("gain", "weight")  # gblinear has no gain
+    importance = {kind: first.get_score(importance_type=kind) for kind in kinds}
     write_atomic(model_dir / METADATA_DIR / IMPORTANCE_FILE, json.dumps(importance, indent=1).encode())
     write_atomic(metadata_path(model_dir), json.dumps(metadata, indent=1).encode())
     print(f"model saved to {model_dir} ({', '.join(names)}; code/: {', '.join(metadata['code_files'])})",
