@@ -32,7 +32,7 @@ def label_checker(objective: str, num_class: int | None) -> Callable[[np.ndarray
         elif objective.startswith("multi:"):
             if lo < 0 or hi >= num_class or not np.all(y == np.floor(y)):
                 return f"labels must be integers in [0, {num_class - 1}] for {objective} (saw [{lo:g}, {hi:g}])"
-        elif objective == "reg:gamma" and lo <= 0:
+        elif objective in ("reg:gamma", "survival:aft") and lo <= 0:
             return f"labels must be > 0 for {objective} (min {lo:g})"
         elif objective in ("reg:tweedie", "count:poisson") and lo < 0:
             return f"labels must be >= 0 for {objective} (min {lo:g})"
@@ -47,8 +47,10 @@ class ChannelIter(xgb.DataIter):
 
     def __init__(self, name: str, files: list[Path], content_type: str,
                  check_label: Callable[[np.ndarray], str | None], cache_bytes: int,
-                 csv_weights: bool = False) -> None:
+                 csv_weights: bool = False, interval_labels: bool = False) -> None:
         self.name, self.files, self._type = name, files, content_type
+        # survival:aft reads label bounds; one label column means exact (uncensored) times.
+        self.interval_labels = interval_labels
         self._check, self._budget = check_label, cache_bytes
         self._weights = csv_weights and content_type == CSV
         self._cache: list[Chunk] | None = []
@@ -106,7 +108,8 @@ class ChannelIter(xgb.DataIter):
                 return False
             self.n_rows += len(chunk.label)
             self._keep(chunk)
-        input_data(data=chunk.features, label=chunk.label, weight=chunk.weight)
+        bounds = {"label_lower_bound": chunk.label, "label_upper_bound": chunk.label} if self.interval_labels else {}
+        input_data(data=chunk.features, label=chunk.label, weight=chunk.weight, **bounds)
         return True
 
     def _keep(self, chunk: Chunk) -> None:
@@ -201,4 +204,8 @@ def build_plain_matrix(it: ChannelIter) -> xgb.DMatrix:
         width = max(c.features.shape[1] for c in chunks)
         data = sp.vstack([sp.csr_matrix(c.features, shape=(c.features.shape[0], width)) for c in chunks]).tocsr()
     del chunks
-    return xgb.DMatrix(data, label=labels, weight=weights)
+    matrix = xgb.DMatrix(data, label=labels, weight=weights)
+    if it.interval_labels:
+        matrix.set_float_info("label_lower_bound", labels)
+        matrix.set_float_info("label_upper_bound", labels)
+    return matrix
