@@ -23,13 +23,21 @@ import kfold
 import train_metrics
 from callbacks import Checkpointer, MetricLogger, StopOnTermination, latest_checkpoint
 from checkpoint_fingerprint import fingerprint
-from data_iter import (ChannelIter, available_memory_bytes, build_matrix, build_plain_matrix, label_checker,
-                       sampled_cuts)
+from data_iter import ChannelIter, available_memory_bytes, build_matrix, build_plain_matrix, label_checker, sampled_cuts
 from data_sources import detect_content_type, list_files
 from distributed import communicator
 from model_artifacts import save_artifacts
-from sm_contract import (Paths, TrainingError, channel_content_type, channel_dir, cluster, gpu_count,
-                         raw_hyperparameters, resolve_paths, write_atomic)
+from sm_contract import (
+    Paths,
+    TrainingError,
+    channel_content_type,
+    channel_dir,
+    cluster,
+    gpu_count,
+    raw_hyperparameters,
+    resolve_paths,
+    write_atomic,
+)
 
 
 def parse_cli(argv: list[str]) -> tuple[str | None, dict[str, str]]:

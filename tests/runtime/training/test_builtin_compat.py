@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 from sklearn import metrics as skm
+from training_testkit import breast_cancer, channel, job_root, run_train, write_csv
 
 import metric_definitions
 from model_artifacts import read_metadata
-from training_testkit import breast_cancer, channel, job_root, run_train, write_csv
 
 BASE = {"objective": "binary:logistic", "num_round": "8", "max_depth": "3"}
 

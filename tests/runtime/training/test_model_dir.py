@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from training_testkit import breast_cancer, channel, job_root, run_train, write_csv
 
 import evaluate
 import model_artifacts
 from model_artifacts import read_metadata
-from training_testkit import breast_cancer, channel, job_root, run_train, write_csv
 
 HP = {"objective": "binary:logistic", "num_round": 6, "max_depth": 3, "eval_metric": "auc"}
 

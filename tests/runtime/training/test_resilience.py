@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 import xgboost as xgb
+from training_testkit import channel, job_root, run_train, synthetic, train_process, validation_auc, write_csv
 
 from model_artifacts import read_metadata
-from training_testkit import channel, job_root, run_train, synthetic, train_process, validation_auc, write_csv
 
 HP = {"objective": "binary:logistic", "eval_metric": "auc", "num_round": 200, "max_depth": 5, "eta": 0.1,
       "checkpoint_frequency": 10}
