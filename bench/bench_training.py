@@ -200,7 +200,7 @@ def print_table(summary: dict) -> None:
         for name in METHODS[1:]:
             e, g = entry[name], entry[name]["goals"]
             print(f"  {fmt} {name}: time ratio {e['time_ratio_median']:.3f} (goal <= {GOAL_TIME_RATIO}: "
-                  f"{'met' if g['time'] else 'MISSED by %.1f%%' % (100 * (e['time_ratio_median'] - 1))}), "
+                  f"{'met' if g['time'] else 'MISSED by %.3f' % (e['time_ratio_median'] - GOAL_TIME_RATIO)}), "
                   f"RSS ratio {e['rss_ratio_median']:.3f} (goal <= {GOAL_RSS_RATIO}: "
                   f"{'met' if g['rss'] else 'MISSED by %.3f' % (e['rss_ratio_median'] - GOAL_RSS_RATIO)}), "
                   f"AUC diff {e['auc_diff']:.5f} ({'met' if g['auc'] else 'MISSED'})")
