@@ -23,6 +23,37 @@ MODEL_FILE = "xgboost-model"
 METADATA_FILE = "model-metadata.json"
 IMPORTANCE_FILE = "feature-importance.json"
 _EVAL_ITEM = re.compile(r"(\w+)-([\w@.:-]+?):(-?[\d.eE+-]+|nan|inf)")
+_FOLD_FILE = re.compile(rf"^{MODEL_FILE}-(\d+)$")
+
+
+class ModelDirError(ValueError):
+    """The model directory does not hold a model in the layout above."""
+
+
+def model_files(model_dir: str | Path) -> list[Path]:
+    """The booster files: [xgboost-model], or the kfold members xgboost-model-0..N-1 in order."""
+    model_dir = Path(model_dir)
+    single = model_dir / MODEL_FILE
+    if single.is_file():
+        return [single]
+    folds = sorted((int(m.group(1)), p) for p in (model_dir.iterdir() if model_dir.is_dir() else [])
+                   if p.is_file() and (m := _FOLD_FILE.match(p.name)))
+    if not folds:
+        raise ModelDirError(f"no {MODEL_FILE} (or {MODEL_FILE}-0...) in {model_dir}")
+    if [i for i, _ in folds] != list(range(len(folds))):
+        raise ModelDirError(f"{model_dir}: ensemble members are not numbered 0..{len(folds) - 1}")
+    return [p for _, p in folds]
+
+
+def read_metadata(model_dir: str | Path) -> dict | None:
+    """The model's metadata (see `save_artifacts`), or None when the directory has none."""
+    path = Path(model_dir) / METADATA_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as err:
+        raise ModelDirError(f"{path} is not valid JSON: {err}") from None
 
 
 def parse_eval(text: str) -> dict[str, dict[str, float]]:
