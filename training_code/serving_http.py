@@ -58,7 +58,7 @@ class Connection(asyncio.Protocol):
 
     def _reset(self) -> None:
         self.target, self.headers, self.body = b"", {}, []
-        self.head_bytes, self.body_bytes, self.expected = 0, 0, None
+        self.head_bytes, self.header_bytes, self.body_bytes, self.expected = 0, 0, 0, None
         self.head_done, self.discard = False, None
 
     # ---- asyncio ----
@@ -115,9 +115,12 @@ class Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.lower()] = value.strip()
+        self.header_bytes += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
         self.head_done = True
+        if self.header_bytes > MAX_HEAD_BYTES:  # the whole head may have come in one read
+            raise _Refuse(text(431, f"request head over {MAX_HEAD_BYTES} bytes"))
         length = self.headers.get(b"content-length")
         self.expected = int(length) if length is not None else None  # llhttp checked the digits
         limit = self.worker.settings.max_payload_bytes

@@ -5,6 +5,7 @@ importlib mode; conftest.py puts this folder and training_code/ on sys.path.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -72,7 +73,9 @@ class RunningServer:
     def __init__(self, root: Path, env: dict | None = None, workers: int = 2):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1", **(env or {})}
+        # A fixed small-batch size skips the crossover measurement: the tests start faster.
+        full_env = {**os.environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1", "SERVING_FAST_MAX_ROWS": "64",
+                    **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, str(CODE / "serve.py"), "serve", "--root", str(root),
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
@@ -99,6 +102,19 @@ class RunningServer:
         except OSError:
             return 0, b""
 
+    def post(self, body, content_type: str | None = "text/csv", accept: str | None = None,
+             connection=None) -> tuple[int, str | None, bytes]:
+        """One POST /invocations: (status, Content-Type, body); reuses ``connection`` if given."""
+        conn = connection or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {**({"Content-Type": content_type} if content_type else {}),
+                   **({"Accept": accept} if accept else {})}
+        conn.request("POST", "/invocations", body=body, headers=headers)
+        response = conn.getresponse()
+        result = response.status, response.getheader("Content-Type"), response.read()
+        if connection is None:
+            conn.close()
+        return result
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -106,4 +122,5 @@ class RunningServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log = self.process.stderr.read()  # what the server logged, for the tests to check
         self.process.stderr.close()
