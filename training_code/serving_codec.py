@@ -118,6 +118,8 @@ def csv_rows(body: bytes, n_features: int, *, native: bool = True) -> np.ndarray
     if b"" in tokens or any(not t.strip() for t in tokens):  # an empty cell is a missing value
         tokens = [t if t.strip() else b"nan" for t in tokens]
     try:
+        if b"_" in body:  # Python's float() reads '1_0' as 10; a CSV reader must not
+            raise ValueError
         with np.errstate(over="ignore"):  # out-of-range numbers become inf, refused below
             values = np.array(tokens, dtype=np.float32)
     except ValueError:
@@ -138,6 +140,8 @@ def _cell_reason(row: int, column: int, token: bytes) -> str:
 def _first_bad_token(tokens: list[bytes], n_features: int) -> str:
     for index, token in enumerate(tokens):
         try:
+            if b"_" in token:
+                raise ValueError
             float(token)
         except ValueError:
             return _cell_reason(*divmod(index, n_features), token.strip())
