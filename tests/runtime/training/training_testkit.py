@@ -48,7 +48,7 @@ def write_parquet(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
 
 def write_libsvm(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{label:g} " + " ".join(f"{j}:{v:.9g}" for j, v in enumerate(row)) for label, row in zip(y, x)]
+    lines = [f"{label:g} " + " ".join(f"{j}:{v:.9g}" for j, v in enumerate(row)) for label, row in zip(y, x, strict=True)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -87,4 +87,6 @@ def run_train(root: Path, *args: str, env: dict | None = None) -> subprocess.Com
 
 
 def validation_auc(root: Path) -> float:
-    return json.loads((root / "model" / "model-metadata.json").read_text())["metrics"]["validation"]["auc"]
+    from model_artifacts import read_metadata
+
+    return read_metadata(root / "model")["metrics"]["validation"]["auc"]
