@@ -6,6 +6,7 @@ created on first use with pinned versions, never in the project's venv. MMS need
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -55,7 +57,8 @@ def wait_ping(port: int, process: subprocess.Popen, timeout: float = 120) -> Non
 
 def baseline_python(venv: Path) -> Path:
     """The baseline's own venv with pinned packages, created on first run (never the project's)."""
-    stamp = venv / (".installed-" + str(abs(hash(tuple(BASELINE_PINS))) % 10**8))
+    # hashlib, not hash(): str hashes change per process, and the venv would be rebuilt each run
+    stamp = venv / (".installed-" + hashlib.sha256(" ".join(BASELINE_PINS).encode()).hexdigest()[:12])
     python = venv / "bin" / "python"
     if not stamp.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -97,14 +100,22 @@ def start_mms(root: Path, handler_source: str, model_dir: Path, *, workers: int 
     server = {"port": port, "process": process}
     try:
         wait_ping(port, process)
-        urllib.request.urlopen(urllib.request.Request(
-            f"http://127.0.0.1:{port}/invocations", data=csv_body(1, 2), method="POST",
-            headers={"Content-Type": "text/csv"}), timeout=60).read()
+        _first_request(port)
     except Exception as error:  # noqa: BLE001 - report why, clean up, let the caller decide
         stop(server)
         tail = (work / "mms.log").read_text(errors="replace")[-1500:]
         raise RuntimeError(f"{error}; log tail: {tail}") from None
     return server, f"MMS 1.1.11 + sagemaker-inference 1.10.1, {workers} workers"
+
+
+def _first_request(port: int) -> None:
+    """One request, so the worker has loaded the model; any HTTP answer (a 4xx too) will do."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=b"0",
+                                     method="POST", headers={"Content-Type": "text/csv"})
+    try:
+        urllib.request.urlopen(request, timeout=120).read()
+    except urllib.error.HTTPError:
+        pass
 
 
 def stop(server: dict) -> None:

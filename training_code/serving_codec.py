@@ -13,7 +13,7 @@ import json
 import numpy as np
 
 from serving_compiled import COLUMNS_ERROR, CsvError, csv_parser
-from serving_recordio import RecordIOError, read_rows
+from recordio_protobuf import RecordIOError, read_rows
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -75,10 +75,12 @@ def decode(body: bytes | str, content_type: str | None, n_features: int) -> np.n
     elif kind == LIBSVM:
         rows = _libsvm_rows(body, n_features)
     elif kind == RECORDIO:
-        try:
-            rows = read_rows(body, n_features)
+        try:  # a sparse record's absent features are missing values, as in the built-in
+            rows, _ = read_rows(body, require_label=False, absent=np.nan)
         except RecordIOError as error:
             raise RequestError(400, f"bad RecordIO-protobuf body: {error}") from None
+        if rows.size == 0:
+            raise RequestError(400, "bad RecordIO-protobuf body: no records")
     elif kind == JSON:
         rows = _json_rows(body)
     elif kind == NPY:

@@ -69,8 +69,6 @@ class Connection(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
-        if self.closing and not self.busy:
-            return
         if not self.head_done:
             self.head_bytes += len(data)
         try:
@@ -145,6 +143,9 @@ class Connection(asyncio.Protocol):
             self.busy = False
             self._reset()
             self.idle_since = time.monotonic()
+            if self.closing or not self.parser.should_keep_alive():
+                self.closing = True
+                self.transport.close()
             return
         method = self.parser.get_method()
         response = self.worker.app.handle(method, self.target, self.headers, b"".join(self.body))

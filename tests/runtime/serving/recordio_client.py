@@ -3,7 +3,7 @@
 The sagemaker SDK v3's RecordSerializer is a placeholder (its write_numpy_to_dense_tensor raises
 NotImplementedError), so the tests write the same bytes the v2 SDK wrote: the aialgs.data.Record
 message declared here from its published .proto definition, serialized by protobuf, framed by
-RecordIO. The server's own reader (serving_recordio) shares no code with this.
+RecordIO. The readers (recordio_protobuf) share no code with this.
 """
 from __future__ import annotations
 

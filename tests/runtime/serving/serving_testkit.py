@@ -52,12 +52,14 @@ def train(objective: str, rounds: int = 30, depth: int = 5, **params) -> xgb.Boo
 
 
 def write_model(directory: Path, booster: xgb.Booster, **metadata) -> Path:
-    """Save like train.py does: <dir>/xgboost-model plus model-metadata.json."""
+    """Save in train.py's layout: <dir>/xgboost-model, metadata/model-metadata.json beside it."""
+    from model_artifacts import metadata_path
+
     directory.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(directory / "xgboost-model.ubj"))
-    (directory / "xgboost-model.ubj").rename(directory / "xgboost-model")
-    meta = {"num_features": booster.num_features(), **metadata}
-    (directory / "model-metadata.json").write_text(json.dumps(meta))
+    (directory / "xgboost-model").write_bytes(bytes(booster.save_raw("ubj")))
+    meta = {"feature_count": booster.num_features(), **metadata}
+    metadata_path(directory).parent.mkdir(exist_ok=True)
+    metadata_path(directory).write_text(json.dumps(meta))
     return directory
 
 

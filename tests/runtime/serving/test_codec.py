@@ -68,5 +68,5 @@ def test_short_names_and_no_content_type_decode(content_type, kind):
 
 
 def test_recordio_with_the_wrong_width_names_the_record():
-    with pytest.raises(codec.RequestError, match="record 1 has 2 values, expected 3"):
+    with pytest.raises(codec.RequestError, match="rows have 2 columns, expected 3"):
         codec.decode(dense_body(np.ones((1, 2), np.float32)), codec.RECORDIO, 3)
