@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import xgboost as xgb
 
+import columnar
 from data_sources import CSV, Chunk, read_chunks
 from sm_contract import TrainingError
 
@@ -31,7 +32,7 @@ def label_checker(objective: str, num_class: int | None) -> Callable[[np.ndarray
         elif objective.startswith("multi:"):
             if lo < 0 or hi >= num_class or not np.all(y == np.floor(y)):
                 return f"labels must be integers in [0, {num_class - 1}] for {objective} (saw [{lo:g}, {hi:g}])"
-        elif objective == "reg:gamma" and lo <= 0:
+        elif objective in ("reg:gamma", "survival:aft") and lo <= 0:
             return f"labels must be > 0 for {objective} (min {lo:g})"
         elif objective in ("reg:tweedie", "count:poisson") and lo < 0:
             return f"labels must be >= 0 for {objective} (min {lo:g})"
@@ -46,8 +47,10 @@ class ChannelIter(xgb.DataIter):
 
     def __init__(self, name: str, files: list[Path], content_type: str,
                  check_label: Callable[[np.ndarray], str | None], cache_bytes: int,
-                 csv_weights: bool = False) -> None:
+                 csv_weights: bool = False, interval_labels: bool = False) -> None:
         self.name, self.files, self._type = name, files, content_type
+        # survival:aft reads label bounds; one label column means exact (uncensored) times.
+        self.interval_labels = interval_labels
         self._check, self._budget = check_label, cache_bytes
         self._weights = csv_weights and content_type == CSV
         self._cache: list[Chunk] | None = []
@@ -61,16 +64,19 @@ class ChannelIter(xgb.DataIter):
         super().__init__(release_data=True)
 
     def _chunks(self) -> Iterator[Chunk]:
+        """The channel's chunks, parsed on a read-ahead thread while xgboost consumes the previous ones."""
         self.streamed_passes += 1
+        return columnar.read_ahead(self._parsed())
+
+    def _parsed(self) -> Iterator[Chunk]:
         for path in self.files:
             for chunk in read_chunks(path, self._type):
                 yield self._validate(chunk, path)
 
     def _validate(self, chunk: Chunk, path: Path) -> Chunk:
         if self._weights:
-            chunk = Chunk(label=chunk.label, weight=np.ascontiguousarray(chunk.features[:, 0]),
-                          features=np.ascontiguousarray(chunk.features[:, 1:]))
-        width = chunk.features.shape[1]
+            chunk = _split_weight(chunk)
+        width = chunk.features.num_columns if isinstance(chunk.features, pa.Table) else chunk.features.shape[1]
         if self.n_features is None:
             self.n_features = width
         elif width != self.n_features and self._type != "libsvm":
@@ -102,17 +108,14 @@ class ChannelIter(xgb.DataIter):
                 return False
             self.n_rows += len(chunk.label)
             self._keep(chunk)
-        input_data(data=chunk.features, label=chunk.label, weight=chunk.weight)
+        bounds = {"label_lower_bound": chunk.label, "label_upper_bound": chunk.label} if self.interval_labels else {}
+        input_data(data=chunk.features, label=chunk.label, weight=chunk.weight, **bounds)
         return True
 
     def _keep(self, chunk: Chunk) -> None:
         if self._cache is None:
             return
-        feats = chunk.features
-        size = chunk.label.nbytes + (
-            feats.nbytes if isinstance(feats, np.ndarray)
-            else feats.data.nbytes + feats.indices.nbytes + feats.indptr.nbytes  # scipy CSR
-        )
+        size = chunk.label.nbytes + columnar.nbytes(chunk.features)
         if self._cached_bytes + size > self._budget:
             # Over budget: drop what is cached and stream from the files on every later pass.
             self._cache, self._cached_bytes = None, 0
@@ -125,6 +128,22 @@ class ChannelIter(xgb.DataIter):
         self._cache, self._complete, self._stream = None, False, None
 
 
+def _split_weight(chunk: Chunk) -> Chunk:
+    """csv_weights=1: the first feature column is the instance weight."""
+    feats = chunk.features
+    if isinstance(feats, pa.Table):
+        weight = np.asarray(feats.column(0).to_numpy(), dtype=np.float32)
+        return Chunk(label=chunk.label, weight=weight, features=feats.remove_column(0))
+    return Chunk(label=chunk.label, weight=np.ascontiguousarray(feats[:, 0]),
+                 features=np.ascontiguousarray(feats[:, 1:]))
+
+
+def _every(features, step: int) -> np.ndarray:
+    if isinstance(features, pa.Table):
+        return columnar.dense(features.take(np.arange(0, features.num_rows, step)))
+    return features[::step]
+
+
 def sampled_cuts(it: ChannelIter, ratio: float, max_bin: int) -> xgb.QuantileDMatrix | None:
     """Quantile cuts from every 1/ratio-th row, to pass as `ref=` so the full matrix skips its sketch.
 
@@ -134,10 +153,10 @@ def sampled_cuts(it: ChannelIter, ratio: float, max_bin: int) -> xgb.QuantileDMa
     it.reset()
     while it.next(lambda **_: None):
         pass
-    if not it._complete or not isinstance(it._cache[0].features, np.ndarray):
+    if not it._complete or not isinstance(it._cache[0].features, (np.ndarray, pa.Table)):
         return None
     step = max(1, round(1 / ratio))
-    sample = np.concatenate([chunk.features[::step] for chunk in it._cache])
+    sample = np.concatenate([_every(chunk.features, step) for chunk in it._cache])
     return xgb.QuantileDMatrix(sample, max_bin=max_bin)
 
 
@@ -179,10 +198,14 @@ def build_plain_matrix(it: ChannelIter) -> xgb.DMatrix:
         raise TrainingError(f"channel {it.name} has no rows")
     labels = np.concatenate([c.label for c in chunks])
     weights = None if any(c.weight is None for c in chunks) else np.concatenate([c.weight for c in chunks])
-    if all(isinstance(c.features, np.ndarray) for c in chunks):
-        data = np.concatenate([c.features for c in chunks])
+    if not any(sp.issparse(c.features) for c in chunks):
+        data = np.concatenate([columnar.dense(c.features) for c in chunks])
     else:
         width = max(c.features.shape[1] for c in chunks)
         data = sp.vstack([sp.csr_matrix(c.features, shape=(c.features.shape[0], width)) for c in chunks]).tocsr()
     del chunks
-    return xgb.DMatrix(data, label=labels, weight=weights)
+    matrix = xgb.DMatrix(data, label=labels, weight=weights)
+    if it.interval_labels:
+        matrix.set_float_info("label_lower_bound", labels)
+        matrix.set_float_info("label_upper_bound", labels)
+    return matrix

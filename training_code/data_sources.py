@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+import columnar
 import csv_header
 import recordio_protobuf
 from sm_contract import TrainingError
@@ -34,14 +35,15 @@ _EXTENSIONS = {".csv": CSV, ".tsv": CSV, ".parquet": PARQUET, ".pq": PARQUET, ".
                ".recordio": RECORDIO, ".pbr": RECORDIO}
 # The built-in algorithm reads a channel without ContentType as libsvm.
 DEFAULT_CONTENT_TYPE = LIBSVM
-CHUNK_ROWS = 65536
+CHUNK_ROWS = columnar.CHUNK_ROWS
 # Small CSV blocks parse faster in pyarrow's streaming reader and keep the transient buffer tiny.
 CSV_BLOCK_BYTES = 1 << 20
 
 
 @dataclass
 class Chunk:
-    """A batch of rows: `features` is float32 (dense, row-major) or a scipy CSR matrix."""
+    """A batch of rows: `features` is an Arrow table of float32 columns (CSV, Parquet), a float32
+    row-major array (RecordIO) or a scipy CSR matrix (libsvm); columnar.dense makes any of them an array."""
 
     label: np.ndarray
     features: object
@@ -78,51 +80,19 @@ def detect_content_type(files: list[Path], declared: str | None) -> str:
     return kinds.pop() if kinds else DEFAULT_CONTENT_TYPE
 
 
-def _rechunk(columns: Iterator[list[np.ndarray]], n_cols: int, source: str) -> Iterator[Chunk]:
-    """Copy column batches into CHUNK_ROWS-row float32 buffers (row-major, as xgboost wants).
-
-    Each emitted chunk owns fresh buffers, so the only copy is the column-to-row one.
-    """
-    if n_cols < 2:
-        raise TrainingError(f"{source}: needs a label column and at least one feature column")
-
-    def fresh():
-        return np.empty(CHUNK_ROWS, np.float32), np.empty((CHUNK_ROWS, n_cols - 1), np.float32)
-
-    label, feats = fresh()
-    filled = 0
-    for cols in columns:
-        if len(cols) != n_cols:
-            raise TrainingError(f"{source}: {len(cols)} columns, expected {n_cols}")
-        n, start = len(cols[0]), 0
-        while start < n:
-            take = min(CHUNK_ROWS - filled, n - start)
-            rows = slice(filled, filled + take)
-            label[rows] = cols[0][start:start + take]
-            for j in range(1, n_cols):
-                feats[rows, j - 1] = cols[j][start:start + take]
-            filled += take
-            start += take
-            if filled == CHUNK_ROWS:
-                yield Chunk(label=label, features=feats)
-                label, feats = fresh()
-                filled = 0
-    if filled:
-        yield Chunk(label=label[:filled], features=feats[:filled])
-
-
-def _as_float_columns(batch: pa.RecordBatch, source: str) -> list[np.ndarray]:
-    out = []
+def _float32_batch(batch: pa.RecordBatch, source: str) -> pa.RecordBatch:
+    if all(field.type == pa.float32() for field in batch.schema):
+        return batch
+    columns = []
     for index, column in enumerate(batch.columns):
         try:
-            column = column.cast(pa.float32()) if column.type != pa.float32() else column
+            columns.append(column.cast(pa.float32()) if column.type != pa.float32() else column)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise TrainingError(f"{source}: column {index} ({column.type}) is not numeric") from None
-        out.append(column.to_numpy(zero_copy_only=False))
-    return out
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-def _csv_columns(path: Path) -> Iterator[list[np.ndarray]]:
+def _csv_batches(path: Path) -> Iterator[pa.RecordBatch]:
     layout = csv_header.inspect(path)
     names = [f"c{i}" for i in range(layout.n_cols)]
     try:
@@ -139,13 +109,13 @@ def _csv_columns(path: Path) -> Iterator[list[np.ndarray]]:
                 batch = reader.read_next_batch()
             except StopIteration:
                 return
-            yield [c.to_numpy(zero_copy_only=False) for c in batch.columns]
+            yield batch
     except pa.ArrowInvalid as err:
         reason = str(err).splitlines()[0]
         raise TrainingError(f"{path.name}: invalid CSV, every cell must be a number ({reason})") from None
 
 
-def _parquet_columns(path: Path) -> Iterator[list[np.ndarray]]:
+def _parquet_batches(path: Path) -> Iterator[pa.RecordBatch]:
     try:
         # pre_buffer=False: with it, pyarrow buffers whole column chunks ahead (about the file's size).
         pfile = pq.ParquetFile(path, pre_buffer=False)
@@ -157,7 +127,7 @@ def _parquet_columns(path: Path) -> Iterator[list[np.ndarray]]:
               file=sys.stderr, flush=True)
     columns = [name for name in pfile.schema_arrow.names if name not in index_columns]
     for batch in pfile.iter_batches(batch_size=CHUNK_ROWS, use_threads=True, columns=columns):
-        yield _as_float_columns(batch, path.name)
+        yield _float32_batch(batch, path.name)
 
 
 def _pandas_index_columns(schema: pa.Schema) -> list[str]:
@@ -221,10 +191,10 @@ def read_chunks(path: Path, content_type: str) -> Iterator[Chunk]:
     if content_type == RECORDIO:
         yield from _recordio_chunks(path)
         return
-    columns = _csv_columns(path) if content_type == CSV else _parquet_columns(path)
+    batches = _csv_batches(path) if content_type == CSV else _parquet_batches(path)
     count = 0
-    for chunk in _rechunk(columns, _width(path, content_type), path.name):
-        count += len(chunk.label)
-        yield chunk
+    for label, features in columnar.regroup(batches, _width(path, content_type), path.name):
+        count += len(label)
+        yield Chunk(label=label, features=features)
     if count == 0:
         raise TrainingError(f"{path.name}: no rows")

@@ -21,8 +21,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 import xgboost as xgb
 
+import columnar
 from data_sources import detect_content_type, list_files, read_chunks
 from model_artifacts import ModelDirError, model_files
 from model_metrics import binary_metrics, multiclass_metrics, regression_metrics
@@ -66,9 +68,8 @@ def load_test(test_path: Path, content_type: str | None) -> tuple[np.ndarray, ob
     kind = detect_content_type(files, content_type)
     chunks = [c for f in files for c in read_chunks(f, kind)]
     labels = np.concatenate([c.label for c in chunks])
-    if isinstance(chunks[0].features, np.ndarray):
-        return labels, np.concatenate([c.features for c in chunks])
-    import scipy.sparse as sp
+    if not sp.issparse(chunks[0].features):
+        return labels, np.concatenate([columnar.dense(c.features) for c in chunks])
     width = max(c.features.shape[1] for c in chunks)
     return labels, sp.vstack([sp.csr_matrix(c.features, shape=(c.features.shape[0], width)) for c in chunks])
 

@@ -79,6 +79,8 @@ def check(typed: dict, given: dict) -> None:
                             "instance, or on several instances with ShardedByS3Key (collective training)")
     if "_num_cv_round" in given and typed["_kfold"] is None:
         raise TrainingError("_num_cv_round needs _kfold (the number of folds)")
+    if typed["_kfold"] is not None and typed["objective"] == "survival:aft":
+        raise TrainingError("_kfold is not supported with survival:aft (interval labels)")
     if typed["_kfold"] is not None and typed["sketch_sample_ratio"] < 1:
         raise TrainingError("sketch_sample_ratio < 1 cannot be combined with _kfold")
     _check_updater(typed)

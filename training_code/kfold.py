@@ -15,24 +15,18 @@ import sys
 import numpy as np
 import xgboost as xgb
 
+import columnar
 from callbacks import MetricLogger
 from data_iter import ChannelIter
 from sm_contract import TrainingError
 from train_metrics import MetricPlan, best_model, early_stopping
 
 
-def _dense(csr) -> np.ndarray:
-    # libsvm: an absent entry is a missing value for xgboost, so NaN, not 0.
-    dense = np.full(csr.shape, np.nan, np.float32)
-    dense[np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr)), csr.indices] = csr.data
-    return dense
-
-
 def _load(channels: list[ChannelIter]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     features, labels, weights = [], [], []
     for channel in channels:
         for chunk in channel._chunks():
-            features.append(chunk.features if isinstance(chunk.features, np.ndarray) else _dense(chunk.features))
+            features.append(columnar.dense(chunk.features))
             labels.append(chunk.label)
             weights.append(chunk.weight)
     width = max(f.shape[1] for f in features)

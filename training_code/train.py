@@ -76,7 +76,8 @@ def open_channel(paths: Paths, name: str, hp: dict, budget: int, required: bool)
     declared = hp["content_type"] or channel_content_type(paths, name)
     content_type = detect_content_type(files, declared)
     return ChannelIter(name, files, content_type, label_checker(hp["objective"], hp["num_class"]),
-                       cache_bytes=budget, csv_weights=bool(hp["csv_weights"]))
+                       cache_bytes=budget, csv_weights=bool(hp["csv_weights"]),
+                       interval_labels=hp["objective"] == "survival:aft")
 
 
 def train_booster(paths: Paths, hp: dict, params: dict, metrics: train_metrics.MetricPlan, dtrain, evals,

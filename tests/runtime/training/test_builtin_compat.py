@@ -187,3 +187,13 @@ def test_early_stopping_without_validation_warns_and_trains(tmp_path):
     result = _ok(root)
     assert "no validation channel: training all num_round rounds" in result.stderr
     assert read_metadata(root / "model")["num_boosted_rounds"] == 8
+
+
+def test_survival_aft_reads_one_label_column_as_exact_times(tmp_path):
+    root = _raw_root(tmp_path, {**BASE, "objective": "survival:aft", "eval_metric": "aft-nloglik",
+                                "aft_loss_distribution": "logistic"}, {"train": "csv", "validation": "csv"})
+    x, y = breast_cancer()
+    write_csv(channel(root, "train") / "train.csv", x[:450], 1 + y[:450] + x[:450, 0] / 10)
+    write_csv(channel(root, "validation") / "valid.csv", x[450:], 1 + y[450:] + x[450:, 0] / 10)
+    result = _ok(root)
+    assert len(re.findall(r"\tvalidation-aft-nloglik:", result.stdout)) == 8
