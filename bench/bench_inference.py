@@ -11,6 +11,8 @@ a fixed seed), so figures compare from run to run whatever else is on the machin
    against Multi Model Server + sagemaker-inference (bench/mms_stack.py: one Python worker per
    CPU, 6 MB cap) running the stock path, as the container serves it. Load comes from wrk if
    installed (`make bench` installs it), else a bounded asyncio client; each row says which.
+   Also the CPU time each server spends per request (its whole process tree), which a busy
+   shared machine distorts far less than req/s.
 Runs are interleaved (ours, stock, ours, stock...; in-process in short blocks) and medians quoted:
 the machine is shared, and the load average before and after is printed with the figures.
 """
@@ -135,10 +137,12 @@ def servers(root: Path, n_features: int) -> dict:
     except RuntimeError as error:
         stop(ours)
         return {"error": f"baseline server did not start: {error}"}
+    cpu = {"ours": [], "stock": []}
     try:
         for _ in range(ROUNDS):
             for name, server in (("ours", ours), ("stock", mms)):
                 runs[name].append(run_load(server["port"], body, CONCURRENCY, SECONDS))
+                cpu[name].append(cpu_per_request(server, body))
     finally:
         stop(ours)
         stop(mms)
@@ -149,8 +153,44 @@ def servers(root: Path, n_features: int) -> dict:
         summary[f"{name}_rps"] = float(np.median([r["rps"] for r in runs[name]]))
         summary[f"{name}_p99_ms"] = float(np.median([r["p99_ms"] for r in runs[name]]))
         summary[f"{name}_errors"] = sum(r["errors"] for r in runs[name])
+        summary[f"{name}_cpu_us_per_request"] = float(np.median(cpu[name]))
     summary["throughput_ratio"] = summary["ours_rps"] / max(summary["stock_rps"], 1e-9)
+    summary["cpu_ratio"] = summary["stock_cpu_us_per_request"] / summary["ours_cpu_us_per_request"]
     return summary
+
+
+def cpu_per_request(server: dict, body: bytes, count: int = 1000) -> float:
+    """CPU time (user + system, the server's whole process tree) per sequential keep-alive
+    request: a cost figure that a busy shared machine distorts far less than req/s."""
+    import http.client
+
+    import psutil
+
+    def tree_cpu() -> float:
+        root = psutil.Process(server["process"].pid)
+        total = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
+    connection = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=60)
+    headers = {"Content-Type": "text/csv"}
+
+    def send(n: int) -> None:
+        for _ in range(n):
+            connection.request("POST", "/invocations", body=body, headers=headers)
+            connection.getresponse().read()
+
+    send(50)
+    before = tree_cpu()
+    send(count)
+    used = tree_cpu() - before
+    connection.close()
+    return used / count * 1e6
 
 
 def stock_source() -> str:
@@ -277,6 +317,9 @@ def main() -> None:
             print(f"{label[:46]:<46} {server[name + '_rps']:>9.0f} {server[name + '_p99_ms']:>8.2f} "
                   f"{server[name + '_errors']:>7}  {', '.join(server['loadgen'][name])}")
         print(f"throughput ratio: {server['throughput_ratio']:.1f}x")
+        print(f"CPU per request (server process tree, {ROUNDS} sequential runs of 1,000, median): "
+              f"ours {server['ours_cpu_us_per_request']:.0f} us, stock "
+              f"{server['stock_cpu_us_per_request']:.0f} us, ratio {server['cpu_ratio']:.1f}x")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
