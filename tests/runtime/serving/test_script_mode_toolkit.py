@@ -15,7 +15,6 @@ import http.client
 import json
 import shutil
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
