@@ -60,6 +60,8 @@ test: setup check
 	if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
 
 bench: setup
+	# bench_inference's load generator; install it where a fresh machine lacks it (Debian/Ubuntu, as root).
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m bench $(BENCH)
 
 rehearse: setup

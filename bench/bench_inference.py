@@ -1,15 +1,20 @@
 """Inference benchmark: our handler and server versus the stock SageMaker XGBoost serving path.
 
+Always on its own fixed model (100 trees, depth 6, 50 features, binary:logistic, trained here with
+a fixed seed), so figures compare from run to run whatever else is on the machine.
 1. In-process latency per request (p50/p99) for 1, 100 and 1,000-row CSV bodies: our path
-   (serving_codec.decode -> Predictor.predict -> encode) against the stock container's
-   (csv.Sniffer, split every line, '' -> 'nan', numpy array of strings cast to float, DMatrix,
-   Booster.predict, json.dumps), reimplemented below as the container's encoder.py does it.
+   (serving_codec.decode -> model.predict -> serving_output.encode), once per small-batch
+   evaluator (compiled, numpy), against the stock container's (csv.Sniffer, split every line,
+   '' -> 'nan', numpy array of strings cast to float, DMatrix, Booster.predict, json.dumps),
+   reimplemented below as the container's encoder.py does it.
 2. Server throughput (req/s) and p99 for 1-row CSV at fixed concurrency on 127.0.0.1: serve.py
-   against Multi Model Server + sagemaker-inference (one Python worker per CPU, 6 MB cap) running
-   the stock path, as the container serves it. The baseline's packages live in their own venv,
-   .venv-bench-serving/, created here on first run with pinned versions. Load comes from wrk if
-   installed, else a bounded asyncio client with keep-alive connections.
-Runs are interleaved (ours, stock, ours, stock...) and medians quoted: the machine is shared.
+   against Multi Model Server + sagemaker-inference (bench/mms_stack.py: one Python worker per
+   CPU, 6 MB cap) running the stock path, as the container serves it. Load comes from wrk if
+   installed (`make bench` installs it), else a bounded asyncio client; each row says which.
+   Also the CPU time each server spends per request (its whole process tree), which a busy
+   shared machine distorts far less than req/s.
+Runs are interleaved (ours, stock, ours, stock...; in-process in short blocks) and medians quoted:
+the machine is shared, and the load average before and after is printed with the figures.
 """
 from __future__ import annotations
 
@@ -19,13 +24,10 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -34,30 +36,31 @@ import xgboost as xgb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "training_code"))
 import serving_codec as codec  # noqa: E402
-from serving_model import load_predictor  # noqa: E402
+import serving_output as output  # noqa: E402
+from serving_model import load_model  # noqa: E402
+
+from bench.mms_stack import free_port, start_mms, stop, wait_ping  # noqa: E402
 
 RESULTS = REPO / "bench_results" / "bench_inference.json"
 N_FEATURES = 50
 SIZES = {1: 3000, 100: 300, 1000: 40}  # rows -> timed requests per side
-CONCURRENCY, SECONDS, ROUNDS = 16, 8, 2
+EVALUATORS = ("compiled", "numpy")
+CONCURRENCY, SECONDS, ROUNDS = 16, 8, 3
+MODEL = "trained here: 100 trees, depth 6, 50 features, binary:logistic, seed 0"
 
 
-def model_dir(root: Path) -> tuple[Path, str]:
-    """The rehearsal's trained model if present, else a 100-tree depth-6 50-feature binary model."""
-    rehearsal = REPO / ".rehearsal" / "model" / "xgboost-model"
+def model_dir(root: Path) -> Path:
+    """The benchmark's own model: the same trees on every run and machine."""
     target = root / "model"
     target.mkdir(parents=True)
-    if rehearsal.is_file():
-        shutil.copy(rehearsal, target / "xgboost-model")
-        return target, f"rehearsal model ({rehearsal.relative_to(REPO)})"
     rng = np.random.default_rng(0)
     x = rng.normal(size=(20_000, N_FEATURES)).astype(np.float32)
     x[rng.random(x.shape) < 0.05] = np.nan
     y = (np.nan_to_num(x[:, 0]) + np.nan_to_num(x[:, 1]) * np.nan_to_num(x[:, 2]) > 0).astype(int)
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 6}, xgb.DMatrix(x, y), 100)
-    booster.save_model(str(target / "xgboost-model.ubj"))
-    (target / "xgboost-model.ubj").rename(target / "xgboost-model")
-    return target, "trained here: 100 trees, depth 6, 50 features, binary:logistic"
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 6, "seed": 0, "nthread": 1},
+                        xgb.DMatrix(x, y), 100)
+    (target / "xgboost-model").write_bytes(bytes(booster.save_raw("ubj")))
+    return target
 
 
 def load_booster(model: Path) -> xgb.Booster:
@@ -85,31 +88,43 @@ def stock_request(booster: xgb.Booster, body: bytes) -> bytes:
     return json.dumps(prediction.tolist()).encode()
 
 
-def our_request(predictor, body: bytes) -> bytes:
-    rows = codec.decode(body, "text/csv", predictor.n_features)
-    return codec.encode(predictor.predict(rows), codec.JSON)
+def our_request(model, body: bytes) -> bytes:
+    rows = codec.decode(body, "text/csv", model.n_features)
+    return output.encode(model.predict(rows), codec.JSON, model.output)[0]
 
 
-def in_process(model: Path) -> list[dict]:
-    """Interleaved per-request latency, ours vs stock, on the same booster settings."""
-    predictor = load_predictor(model)
-    booster = load_booster(model)
+def in_process(model_path: Path) -> tuple[list[dict], dict]:
+    """Interleaved per-request latency: ours (each evaluator) and stock, the same booster settings."""
+    models = {name: load_model(model_path, nthread=1, evaluator=name) for name in EVALUATORS}
+    booster = load_booster(model_path)
+    booster.set_param({"nthread": 1})  # the built-in sets nthread=1 per worker, as we do
     out = []
     for rows, count in SIZES.items():
-        body = csv_body(rows, predictor.n_features)
-        assert np.allclose(json.loads(our_request(predictor, body))["predictions"],
-                           json.loads(stock_request(booster, body)), atol=1e-6)
-        ours, stock = [], []
-        for _ in range(count):
-            for fn, arg, sink in ((our_request, predictor, ours), (stock_request, booster, stock)):
-                start = time.perf_counter()
-                fn(arg, body)
-                sink.append((time.perf_counter() - start) * 1e6)
-        row = {"rows": rows, "ours_p50_us": np.percentile(ours, 50), "ours_p99_us": np.percentile(ours, 99),
-               "stock_p50_us": np.percentile(stock, 50), "stock_p99_us": np.percentile(stock, 99)}
-        row["speedup_p50"] = row["stock_p50_us"] / row["ours_p50_us"]
-        out.append({k: round(float(v), 2) if isinstance(v, float) else v for k, v in row.items()})
-    return out, predictor.note
+        body = csv_body(rows, N_FEATURES)
+        sides = {name: (our_request, model) for name, model in models.items()}
+        sides["stock"] = (stock_request, booster)
+        for name, model in models.items():
+            ours = [item["score"] for item in json.loads(our_request(model, body))["predictions"]]
+            assert np.allclose(ours, json.loads(stock_request(booster, body)), atol=1e-6), name
+        times = {name: [] for name in sides}
+        block = max(1, count // 60)
+        for _ in range(0, count, block):
+            # Interleaved in short blocks rather than request by request: right after the stock
+            # side's DMatrix, libgomp's worker threads still spin-wait, and the next request timed
+            # (of either side) would pay for them.
+            for name, (fn, arg) in sides.items():
+                for _ in range(block):
+                    start = time.perf_counter()
+                    fn(arg, body)
+                    times[name].append((time.perf_counter() - start) * 1e6)
+        row = {"rows": rows}
+        for name, samples in times.items():
+            row[f"{name}_p50_us"] = round(float(np.percentile(samples, 50)), 2)
+            row[f"{name}_p99_us"] = round(float(np.percentile(samples, 99)), 2)
+        for name in EVALUATORS:
+            row[f"{name}_speedup_p50"] = round(row["stock_p50_us"] / row[f"{name}_p50_us"], 2)
+        out.append(row)
+    return out, {name: model.note for name, model in models.items()}
 
 
 def servers(root: Path, n_features: int) -> dict:
@@ -118,25 +133,64 @@ def servers(root: Path, n_features: int) -> dict:
     runs = {"ours": [], "stock": []}
     ours = start_ours(root)
     try:
-        mms, stack = start_mms(root, REPO / ".venv-bench-serving", stock_source())
+        mms, stack = start_mms(root, stock_source(), root / "model")
     except RuntimeError as error:
         stop(ours)
         return {"error": f"baseline server did not start: {error}"}
+    cpu = {"ours": [], "stock": []}
     try:
         for _ in range(ROUNDS):
             for name, server in (("ours", ours), ("stock", mms)):
                 runs[name].append(run_load(server["port"], body, CONCURRENCY, SECONDS))
+                cpu[name].append(cpu_per_request(server, body))
     finally:
         stop(ours)
         stop(mms)
     summary = {"stack": stack, "concurrency": CONCURRENCY, "seconds_per_run": SECONDS,
-               "loadgen": runs["ours"][0]["loadgen"], "runs": runs}
+               "loadgen": {name: sorted({r["loadgen"] for r in runs[name]}) for name in runs},
+               "runs": runs}
     for name in runs:
         summary[f"{name}_rps"] = float(np.median([r["rps"] for r in runs[name]]))
         summary[f"{name}_p99_ms"] = float(np.median([r["p99_ms"] for r in runs[name]]))
         summary[f"{name}_errors"] = sum(r["errors"] for r in runs[name])
+        summary[f"{name}_cpu_us_per_request"] = float(np.median(cpu[name]))
     summary["throughput_ratio"] = summary["ours_rps"] / max(summary["stock_rps"], 1e-9)
+    summary["cpu_ratio"] = summary["stock_cpu_us_per_request"] / summary["ours_cpu_us_per_request"]
     return summary
+
+
+def cpu_per_request(server: dict, body: bytes, count: int = 1000) -> float:
+    """CPU time (user + system, the server's whole process tree) per sequential keep-alive
+    request: a cost figure that a busy shared machine distorts far less than req/s."""
+    import http.client
+
+    import psutil
+
+    def tree_cpu() -> float:
+        root = psutil.Process(server["process"].pid)
+        total = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
+    connection = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=60)
+    headers = {"Content-Type": "text/csv"}
+
+    def send(n: int) -> None:
+        for _ in range(n):
+            connection.request("POST", "/invocations", body=body, headers=headers)
+            connection.getresponse().read()
+
+    send(50)
+    before = tree_cpu()
+    send(count)
+    used = tree_cpu() - before
+    connection.close()
+    return used / count * 1e6
 
 
 def stock_source() -> str:
@@ -168,40 +222,7 @@ def stock_source() -> str:
         "    return _service.handle(data, context)",
     ]) + "\n"
 
-# ---- servers and load (kept in this module: bench/ holds one file per benchmark) ----
-BASELINE_PINS = ["multi-model-server==1.1.11", "sagemaker-inference==1.10.1", "model-archiver==1.0.3",
-                 "retrying==1.3.7", "xgboost-cpu==3.2.0", "numpy==2.4.6", "scipy==1.17.1",
-                 "psutil==7.2.2", "six==1.17.0"]
-
-
-def free_port(below: int | None = None) -> int:
-    """A free 127.0.0.1 port; ``below`` for MMS, which refuses ports of 32768 and up."""
-    candidates = [0] if below is None else np.random.default_rng().permutation(range(20000, below))
-    for candidate in candidates:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", int(candidate)))
-            except OSError:
-                continue
-            return probe.getsockname()[1]
-    raise RuntimeError("no free port")
-
-
-def wait_ping(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline, streak = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline and streak < 10:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5) as reply:
-                streak = streak + 1 if reply.status == 200 else 0
-        except OSError:
-            streak = 0
-            time.sleep(0.3)
-    if streak < 10:
-        raise RuntimeError("/ping never became healthy")
-
-
+# ---- our server and load (kept in this module: bench/ holds one file per benchmark) ----
 def start_ours(root: Path) -> dict:
     port = free_port()
     process = subprocess.Popen(
@@ -210,70 +231,6 @@ def start_ours(root: Path) -> dict:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_ping(port, process)
     return {"port": port, "process": process}
-
-
-def baseline_python(venv: Path) -> Path:
-    """The baseline's own venv with pinned packages, created on first run (never the project's)."""
-    stamp = venv / (".installed-" + str(abs(hash(tuple(BASELINE_PINS))) % 10**8))
-    python = venv / "bin" / "python"
-    if not stamp.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *BASELINE_PINS], check=True)
-        stamp.touch()
-    return python
-
-
-def start_mms(root: Path, venv: Path, handler_source: str) -> tuple[dict, str]:
-    """Multi Model Server + sagemaker-inference, one worker per CPU, running the stock handler."""
-    if not shutil.which("java"):
-        raise RuntimeError("java not found")
-    python = baseline_python(venv)
-    src, store, work = root / "mms-src", root / "mms-store", root / "mms-work"
-    for folder in (src, store, work):
-        folder.mkdir()
-    shutil.copy(root / "model" / "xgboost-model", src / "xgboost-model")
-    (src / "stock_service.py").write_text(handler_source)
-    subprocess.run([str(venv / "bin" / "model-archiver"), "--model-name", "model", "--handler",
-                    "stock_service:handle", "--model-path", str(src), "--export-path", str(store),
-                    "--archive-format", "no-archive"], check=True)
-    port, management = free_port(below=32768), free_port(below=32768)
-    (work / "config.properties").write_text(
-        f"inference_address=http://127.0.0.1:{port}\nmanagement_address=http://127.0.0.1:{management}\n"
-        f"model_store={store}\nload_models=model\ndefault_workers_per_model={os.cpu_count()}\n"
-        "max_request_size=6291456\ndefault_response_timeout=60\n")
-    env = {**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}",
-           "SAGEMAKER_PROGRAM": "no_user_module", "SAGEMAKER_MAX_REQUEST_SIZE": "6291456",
-           "TMPDIR": str(work)}  # MMS keeps a pid file in TMPDIR: a stale one makes it exit
-    process = subprocess.Popen(
-        [str(venv / "bin" / "multi-model-server"), "--start", "--foreground",
-         "--mms-config", str(work / "config.properties"), "--model-store", str(store)],
-        cwd=work, env=env, stdout=(work / "mms.log").open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True)
-    server = {"port": port, "process": process}
-    try:
-        wait_ping(port, process)
-        urllib.request.urlopen(urllib.request.Request(
-            f"http://127.0.0.1:{port}/invocations", data=csv_body(1, 2), method="POST",
-            headers={"Content-Type": "text/csv"}), timeout=60).read()
-    except Exception as error:  # noqa: BLE001 - report why, clean up, let the caller decide
-        stop(server)
-        tail = (work / "mms.log").read_text(errors="replace")[-1500:]
-        raise RuntimeError(f"{error}; log tail: {tail}") from None
-    return server, f"MMS 1.1.11 + sagemaker-inference 1.10.1, {os.cpu_count()} workers"
-
-
-def stop(server: dict) -> None:
-    """Stop a server we started, with its whole process group (MMS runs Java under Python)."""
-    process = server["process"]
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
 
 
 def run_load(port: int, body: bytes, connections: int, seconds: int) -> dict:
@@ -324,34 +281,45 @@ async def _python_load(port: int, body: bytes, connections: int, seconds: int) -
             "errors": errors[0]}
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-inference-"))
+    before = load_average()
     try:
-        model, origin = model_dir(root)
-        latency, note = in_process(model)
-        n_features = load_booster(model).num_features()
-        server = servers(root, n_features)
+        model = model_dir(root)
+        latency, notes = in_process(model)
+        server = servers(root, N_FEATURES)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    report = {"model": origin, "cpus": os.cpu_count(), "predictor": note,
+    report = {"model": MODEL, "cpus": os.cpu_count(), "predictor": notes,
+              "load_average_before_after": [before, load_average()],
               "in_process": latency, "server_1_row_csv": server}
-    print(f"model: {origin}; {note}")
-    print(f"{'rows':>6} {'ours p50 us':>12} {'ours p99 us':>12} {'stock p50 us':>13} "
-          f"{'stock p99 us':>13} {'speedup p50':>12}")
+    print(f"model: {MODEL}; {os.cpu_count()} CPUs; load average before {before}, "
+          f"after {report['load_average_before_after'][1]}")
+    for name, note in notes.items():
+        print(f"  {name}: {note}")
+    print(f"\n{'rows':>5} " + " ".join(f"{n + ' p50 us':>17}" for n in (*EVALUATORS, "stock"))
+          + " " + " ".join(f"{n + ' speedup':>17}" for n in EVALUATORS))
     for r in latency:
-        print(f"{r['rows']:>6} {r['ours_p50_us']:>12.1f} {r['ours_p99_us']:>12.1f} "
-              f"{r['stock_p50_us']:>13.1f} {r['stock_p99_us']:>13.1f} {r['speedup_p50']:>11.1f}x")
+        print(f"{r['rows']:>5} " + " ".join(f"{r[n + '_p50_us']:>17.1f}" for n in (*EVALUATORS, "stock"))
+              + " " + " ".join(f"{r[n + '_speedup_p50']:>16.1f}x" for n in EVALUATORS))
     if "error" in server:
         print(server["error"])
     else:
-        print(f"\nserver, 1-row CSV, {server['concurrency']} connections, {server['loadgen']}, "
+        print(f"\nserver, 1-row CSV, {server['concurrency']} connections, "
               f"median of {ROUNDS} interleaved {SECONDS}s runs")
-        print(f"{'server':<44} {'req/s':>9} {'p99 ms':>8} {'errors':>7}")
-        print(f"{'ours (serve.py, pre-forked, 1 worker/CPU)':<44} {server['ours_rps']:>9.0f} "
-              f"{server['ours_p99_ms']:>8.2f} {server['ours_errors']:>7}")
-        print(f"{server['stack'][:44]:<44} {server['stock_rps']:>9.0f} "
-              f"{server['stock_p99_ms']:>8.2f} {server['stock_errors']:>7}")
+        print(f"{'server':<46} {'req/s':>9} {'p99 ms':>8} {'errors':>7}  load generator")
+        labels = {"ours": "ours (serve.py, pre-forked, 1 worker/CPU)", "stock": server["stack"]}
+        for name, label in labels.items():
+            print(f"{label[:46]:<46} {server[name + '_rps']:>9.0f} {server[name + '_p99_ms']:>8.2f} "
+                  f"{server[name + '_errors']:>7}  {', '.join(server['loadgen'][name])}")
         print(f"throughput ratio: {server['throughput_ratio']:.1f}x")
+        print(f"CPU per request (server process tree, {ROUNDS} sequential runs of 1,000, median): "
+              f"ours {server['ours_cpu_us_per_request']:.0f} us, stock "
+              f"{server['stock_cpu_us_per_request']:.0f} us, ratio {server['cpu_ratio']:.1f}x")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {RESULTS.relative_to(REPO)}")

@@ -77,8 +77,9 @@ def _packed_varints(buf: memoryview) -> list[int]:
     return out
 
 
-def _tensor(kind: int, buf: memoryview) -> np.ndarray:
-    """A dense float32 vector from a Float32/Float64/Int32 tensor message."""
+def _tensor(kind: int, buf: memoryview, absent: float = 0.0) -> np.ndarray:
+    """A dense float32 vector from a Float32/Float64/Int32 tensor message (``absent`` fills a
+    sparse tensor's missing keys)."""
     values: list[np.ndarray] = []
     keys: list[int] = []
     shape: list[int] = []
@@ -104,20 +105,20 @@ def _tensor(kind: int, buf: memoryview) -> np.ndarray:
         raise RecordIOError("a sparse tensor (with keys) must give its shape")
     if len(keys) != len(dense) or max(keys) >= shape[0]:
         raise RecordIOError("sparse tensor keys do not match its values or shape")
-    out = np.zeros(shape[0], np.float32)
+    out = np.full(shape[0], absent, np.float32)
     out[np.asarray(keys, dtype=np.int64)] = dense
     return out
 
 
-def _value(buf: memoryview) -> np.ndarray:
+def _value(buf: memoryview, absent: float = 0.0) -> np.ndarray:
     for number, _, value in _fields(buf):
         if number in _VALUE_DTYPES:
-            return _tensor(number, value)
+            return _tensor(number, value, absent)
         raise RecordIOError(f"Value field {number} (e.g. bytes) is not numeric")
     return np.empty(0, np.float32)
 
 
-def _map_values(entries: list[memoryview]) -> np.ndarray | None:
+def _map_values(entries: list[memoryview], absent: float = 0.0) -> np.ndarray | None:
     for entry in entries:
         key, tensor = None, None
         for number, _, value in _fields(entry):
@@ -126,11 +127,12 @@ def _map_values(entries: list[memoryview]) -> np.ndarray | None:
             elif number == 2:
                 tensor = value
         if key == "values" and tensor is not None:
-            return _value(tensor)
+            return _value(tensor, absent)
     return None
 
 
-def parse_record(payload: bytes | memoryview) -> tuple[np.ndarray, np.ndarray | None]:
+def parse_record(payload: bytes | memoryview,
+                 absent: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
     """(features, label) of one Record; label None when the record has none."""
     features, labels = [], []
     for number, wire, value in _fields(memoryview(payload)):
@@ -138,7 +140,7 @@ def parse_record(payload: bytes | memoryview) -> tuple[np.ndarray, np.ndarray | 
             features.append(value)
         elif wire == 2 and number == 2:
             labels.append(value)
-    feats = _map_values(features)
+    feats = _map_values(features, absent)
     if feats is None:
         raise RecordIOError("record has no features['values']")
     return feats, _map_values(labels)
@@ -160,12 +162,15 @@ def frames(data: bytes | memoryview) -> Iterator[memoryview]:
         pos = start + ((length + 3) & ~3)
 
 
-def read_rows(data: bytes | memoryview, require_label: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """All records as (features float32 [n, d], labels float32 [n] or None)."""
+def read_rows(data: bytes | memoryview, require_label: bool,
+              absent: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+    """All records as (features float32 [n, d], labels float32 [n] or None); ``absent`` fills
+    the features a sparse record leaves out (the model server passes NaN: missing, as the
+    built-in's CSR DMatrix reads them)."""
     rows, labels = [], []
     for index, payload in enumerate(frames(data)):
         try:
-            feats, label = parse_record(payload)
+            feats, label = parse_record(payload, absent)
         except RecordIOError as err:
             raise RecordIOError(f"record {index}: {err}") from None
         if rows and len(feats) != len(rows[0]):

@@ -1,7 +1,8 @@
 """Request decoding and response encoding for the model server and the script-mode handlers.
 
 Bodies go straight from bytes to a float32 matrix [rows, n_features] (NaN = missing): no pandas,
-no csv.Sniffer, no DMatrix. Every problem with a request raises ``RequestError`` carrying an HTTP
+no csv.Sniffer, no DMatrix. CSV is parsed in one C pass when the compiled library is available
+(serving_compiled), else by numpy; both give the same floats. Every problem with a request raises ``RequestError`` carrying an HTTP
 status and a one-line reason; nothing here can fail because of the model.
 """
 from __future__ import annotations
@@ -11,14 +12,24 @@ import json
 
 import numpy as np
 
+from serving_compiled import COLUMNS_ERROR, CsvError, csv_parser
+from recordio_protobuf import RecordIOError, read_rows
+
 CSV = "text/csv"
 JSON = "application/json"
+JSONLINES = "application/jsonlines"
 NPY = "application/x-npy"
 LIBSVM = "text/libsvm"
-SUPPORTED_REQUEST_TYPES = (CSV, JSON, NPY, LIBSVM, "text/x-libsvm")
-SUPPORTED_RESPONSE_TYPES = (JSON, CSV)
+RECORDIO = "application/x-recordio-protobuf"
+SUPPORTED_REQUEST_TYPES = (CSV, LIBSVM, RECORDIO, JSON, NPY)
+# Short names and aliases clients send (TrainingInput(content_type="csv") habits, the built-in's).
+_ALIASES = {"csv": CSV, "libsvm": LIBSVM, "text/x-libsvm": LIBSVM, "json": JSON,
+            "application/x-libsvm": LIBSVM, "recordio-protobuf": RECORDIO}
+# The built-in sniffs the first line; these are the delimiters it can meet in practice.
+_DELIMITERS = (b",", b"\t", b";", b"|")
 # Text bodies are parsed as ASCII digits; any charset that keeps ASCII as ASCII is fine.
 _ASCII_CHARSETS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1"}
+_native_csv = csv_parser()
 
 
 class RequestError(ValueError):
@@ -37,45 +48,80 @@ def media_type(header: str | None) -> tuple[str, dict[str, str]]:
     for item in parts[1:]:
         key, _, value = item.partition("=")
         params[key.strip().lower()] = value.strip().strip('"').lower()
-    return parts[0].strip().lower(), params
+    kind = parts[0].strip().lower()
+    return _ALIASES.get(kind, kind), params
+
+
+def is_empty(body: bytes | str) -> bool:
+    """An empty (or whitespace-only) body: the built-in answers 204 No Content to it."""
+    return not body or not body.strip()
 
 
 def decode(body: bytes | str, content_type: str | None, n_features: int) -> np.ndarray:
-    """Parse a request body into float32 rows of exactly ``n_features`` columns."""
-    kind, params = media_type(content_type)
+    """Parse a request body into float32 rows of exactly ``n_features`` columns.
+
+    No Content-Type means CSV, as in the built-in algorithm's server.
+    """
+    kind, params = media_type(content_type or CSV)
     charset = params.get("charset", "utf-8")
     if charset not in _ASCII_CHARSETS:
         raise RequestError(415, f"unsupported charset {charset!r}; send utf-8")
     if isinstance(body, str):
         body = body.encode("utf-8")
-    if not body or not body.strip():
+    if is_empty(body):
         raise RequestError(400, "empty request body")
     if kind == CSV:
-        rows = _csv_rows(body, n_features)
+        rows = csv_rows(body, n_features)
+    elif kind == LIBSVM:
+        rows = _libsvm_rows(body, n_features)
+    elif kind == RECORDIO:
+        try:  # a sparse record's absent features are missing values, as in the built-in
+            rows, _ = read_rows(body, require_label=False, absent=np.nan)
+        except RecordIOError as error:
+            raise RequestError(400, f"bad RecordIO-protobuf body: {error}") from None
+        if rows.size == 0:
+            raise RequestError(400, "bad RecordIO-protobuf body: no records")
     elif kind == JSON:
         rows = _json_rows(body)
     elif kind == NPY:
         rows = _npy_rows(body)
-    elif kind in ("text/libsvm", "text/x-libsvm"):
-        rows = _libsvm_rows(body, n_features)
     else:
         raise RequestError(415, f"unsupported content type {kind or '(none)'!r}; "
                                 f"use one of {', '.join(SUPPORTED_REQUEST_TYPES)}")
     return _check_shape(rows, n_features)
 
 
-def _csv_rows(body: bytes, n_features: int) -> np.ndarray:
-    lines = body.strip().splitlines()
-    expected_commas = n_features - 1
-    for number, line in enumerate(lines, 1):
-        if line.count(b",") != expected_commas:  # cheap per-line check, so the reason can name the row
-            columns = line.count(b",") + 1 if line.strip() else 0
-            raise RequestError(400, f"row {number} has {columns} columns, expected {n_features} "
-                                    "(CSV without header, one row per line)")
-    tokens = b",".join(lines).split(b",")
-    if b"" in tokens:  # an empty cell is a missing value, as in the stock container
-        tokens = [t or b"nan" for t in tokens]
+def _delimiter(body: bytes) -> bytes:
+    end = body.find(b"\n")
+    first = body[:end] if end >= 0 else body
+    return next((d for d in _DELIMITERS if d in first), b",")
+
+
+def csv_rows(body: bytes, n_features: int, *, native: bool = True) -> np.ndarray:
+    """CSV without header, one row per line; ',', tab, ';' or '|' delimited; empty cell = missing."""
+    body = body.strip()
+    delimiter = _delimiter(body)
+    if native and _native_csv is not None:
+        try:
+            return _native_csv(body, delimiter, n_features)
+        except CsvError as error:
+            line = body.split(b"\n")[error.row]
+            if error.kind == COLUMNS_ERROR:
+                raise RequestError(400, _columns_reason(error.row, error.column, n_features)) from None
+            token = line.split(delimiter)[error.column].strip()
+            raise RequestError(400, _cell_reason(error.row, error.column, token)) from None
+    lines = body.splitlines()
+    expected = n_features - 1
+    for number, line in enumerate(lines):
+        if line.count(delimiter) != expected:  # cheap per-line check, so the reason names the row
+            columns = line.count(delimiter) + 1 if line.strip() else 0
+            raise RequestError(400, _columns_reason(number, columns, n_features))
+    tokens = delimiter.join(lines).split(delimiter)
+    if b"" in tokens or any(not t.strip() for t in tokens):  # an empty cell is a missing value
+        tokens = [t if t.strip() else b"nan" for t in tokens]
     try:
+        if b"_" in body:  # Python's float() reads '1_0' as 10; a CSV reader must not
+            raise ValueError
         with np.errstate(over="ignore"):  # out-of-range numbers become inf, refused below
             values = np.array(tokens, dtype=np.float32)
     except ValueError:
@@ -83,14 +129,24 @@ def _csv_rows(body: bytes, n_features: int) -> np.ndarray:
     return values.reshape(len(lines), n_features)
 
 
+def _columns_reason(row: int, columns: int, n_features: int) -> str:
+    return (f"row {row + 1} has {columns} columns, expected {n_features} "
+            "(CSV without header, one row per line)")
+
+
+def _cell_reason(row: int, column: int, token: bytes) -> str:
+    shown = token.decode("utf-8", "replace")[:40]
+    return f"row {row + 1}, column {column + 1}: {shown!r} is not a number"
+
+
 def _first_bad_token(tokens: list[bytes], n_features: int) -> str:
     for index, token in enumerate(tokens):
         try:
+            if b"_" in token:
+                raise ValueError
             float(token)
         except ValueError:
-            row, column = divmod(index, n_features)
-            shown = token.decode("utf-8", "replace")[:40]
-            return f"row {row + 1}, column {column + 1}: {shown!r} is not a number"
+            return _cell_reason(*divmod(index, n_features), token.strip())
     return "a value is not a number"
 
 
@@ -164,27 +220,3 @@ def _check_shape(rows: np.ndarray, n_features: int) -> np.ndarray:
     if np.isinf(rows).any():  # xgboost's DMatrix refuses inf too; NaN stays "missing"
         raise RequestError(400, "infinite value or one beyond float32 range")
     return rows
-
-
-def choose_accept(accept: str | None, default: str = JSON) -> str:
-    """Pick the response type from an Accept header (first supported entry wins)."""
-    for item in (accept or "").split(","):
-        kind, _ = media_type(item)
-        if kind in SUPPORTED_RESPONSE_TYPES:
-            return kind
-        if kind in ("*/*", ""):
-            return default
-        if kind in ("application/*", "text/*"):
-            return JSON if kind == "application/*" else CSV
-    raise RequestError(406, f"cannot answer as {accept!r}; accept one of "
-                            f"{', '.join(SUPPORTED_RESPONSE_TYPES)}")
-
-
-def encode(predictions: np.ndarray, accept: str) -> bytes:
-    """Serialize predictions: JSON ``{"predictions": [...]}`` or CSV, one line per row."""
-    values = np.asarray(predictions, dtype=np.float64).tolist()
-    if accept == CSV:
-        if predictions.ndim == 1:
-            return ("\n".join(map(repr, values)) + "\n").encode()
-        return ("\n".join(",".join(map(repr, row)) for row in values) + "\n").encode()
-    return json.dumps({"predictions": values}).encode()

@@ -5,6 +5,7 @@ importlib mode; conftest.py puts this folder and training_code/ on sys.path.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -51,12 +52,14 @@ def train(objective: str, rounds: int = 30, depth: int = 5, **params) -> xgb.Boo
 
 
 def write_model(directory: Path, booster: xgb.Booster, **metadata) -> Path:
-    """Save like train.py does: <dir>/xgboost-model plus model-metadata.json."""
+    """Save in train.py's layout: <dir>/xgboost-model, metadata/model-metadata.json beside it."""
+    from model_artifacts import metadata_path
+
     directory.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(directory / "xgboost-model.ubj"))
-    (directory / "xgboost-model.ubj").rename(directory / "xgboost-model")
-    meta = {"num_features": booster.num_features(), **metadata}
-    (directory / "model-metadata.json").write_text(json.dumps(meta))
+    (directory / "xgboost-model").write_bytes(bytes(booster.save_raw("ubj")))
+    meta = {"feature_count": booster.num_features(), **metadata}
+    metadata_path(directory).parent.mkdir(exist_ok=True)
+    metadata_path(directory).write_text(json.dumps(meta))
     return directory
 
 
@@ -72,7 +75,9 @@ class RunningServer:
     def __init__(self, root: Path, env: dict | None = None, workers: int = 2):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1", **(env or {})}
+        # A fixed small-batch size skips the crossover measurement: the tests start faster.
+        full_env = {**os.environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1", "SERVING_FAST_MAX_ROWS": "64",
+                    **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, str(CODE / "serve.py"), "serve", "--root", str(root),
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
@@ -99,6 +104,19 @@ class RunningServer:
         except OSError:
             return 0, b""
 
+    def post(self, body, content_type: str | None = "text/csv", accept: str | None = None,
+             connection=None) -> tuple[int, str | None, bytes]:
+        """One POST /invocations: (status, Content-Type, body); reuses ``connection`` if given."""
+        conn = connection or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {**({"Content-Type": content_type} if content_type else {}),
+                   **({"Accept": accept} if accept else {})}
+        conn.request("POST", "/invocations", body=body, headers=headers)
+        response = conn.getresponse()
+        result = response.status, response.getheader("Content-Type"), response.read()
+        if connection is None:
+            conn.close()
+        return result
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -106,4 +124,5 @@ class RunningServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log = self.process.stderr.read()  # what the server logged, for the tests to check
         self.process.stderr.close()

@@ -12,7 +12,7 @@ import xgboost as xgb
 from serving_testkit import N_FEATURES, training_rows
 
 import inference
-import serving_codec as codec
+import serving_output as output
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +25,16 @@ def run(model, body, content_type, accept="application/json"):
     return inference.output_fn(inference.predict_fn(data, model), accept)
 
 
+def scores(body: bytes) -> list:
+    return [item["score"] for item in json.loads(body)["predictions"]]
+
+
 def test_csv_rows_predict_like_xgboost(model, binary_booster):
     rows = training_rows(3, seed=11)
     text = "\n".join(",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in rows)
     body, kind = run(model, text, "text/csv")
     assert kind == "application/json"
-    np.testing.assert_allclose(json.loads(body)["predictions"],
-                               binary_booster.predict(xgb.DMatrix(rows)), atol=1e-6)
+    np.testing.assert_allclose(scores(body), binary_booster.predict(xgb.DMatrix(rows)), atol=1e-6)
 
 
 @pytest.mark.parametrize("payload", [
@@ -42,13 +45,13 @@ def test_csv_rows_predict_like_xgboost(model, binary_booster):
 def test_json_shapes_give_one_prediction_per_row(model, binary_booster, payload):
     body, _ = run(model, json.dumps(payload), "application/json; charset=utf-8")
     expected = binary_booster.predict(xgb.DMatrix(np.array([[0.5] * N_FEATURES, [1.5] * N_FEATURES])))
-    np.testing.assert_allclose(json.loads(body)["predictions"], expected, atol=1e-6)
+    np.testing.assert_allclose(scores(body), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("payload", [{"features": [0.5] * N_FEATURES}, [0.5] * N_FEATURES])
 def test_single_json_row(model, payload):
     body, _ = run(model, json.dumps(payload), "application/json")
-    assert len(json.loads(body)["predictions"]) == 1
+    assert len(scores(body)) == 1
 
 
 def test_npy_and_libsvm_bodies_arrive_as_bytes(model, binary_booster):
@@ -56,21 +59,19 @@ def test_npy_and_libsvm_bodies_arrive_as_bytes(model, binary_booster):
     buffer = io.BytesIO()
     np.save(buffer, rows)
     body, kind = run(model, buffer.getvalue(), "application/x-npy", accept="text/csv")
-    assert kind == "text/csv"
+    assert kind == "text/csv; charset=utf-8"
     expected = binary_booster.predict(xgb.DMatrix(rows))
-    np.testing.assert_allclose(np.loadtxt(io.BytesIO(body)), expected, atol=1e-6)
+    np.testing.assert_allclose(np.loadtxt(io.BytesIO(body), delimiter=","), expected, atol=1e-6)
     libsvm = "1 0:0.5 3:-1.25\n0 2:2.0\n".encode()
     body, _ = run(model, libsvm, "text/libsvm")
     dense = np.full((2, N_FEATURES), np.nan, np.float32)
     dense[0, 0], dense[0, 3], dense[1, 2] = 0.5, -1.25, 2.0
-    np.testing.assert_allclose(json.loads(body)["predictions"],
-                               binary_booster.predict(xgb.DMatrix(dense)), atol=1e-6)
+    np.testing.assert_allclose(scores(body), binary_booster.predict(xgb.DMatrix(dense)), atol=1e-6)
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "reason"), [
     ("1,2,3", "text/csv", 400, "row 1 has 3 columns, expected 12"),
     (",".join(["1"] * 11 + ["abc"]), "text/csv", 400, "column 12: 'abc' is not a number"),
-    ("", "text/csv", 400, "empty request body"),
     ("[1, 2", "application/json", 400, "malformed JSON"),
     ('{"rows": []}', "application/json", 400, '"instances" or "features"'),
     (b"\x00\x01", "application/x-npy", 400, "not a .npy array"),
@@ -84,6 +85,12 @@ def test_bad_requests_raise_the_toolkit_error_with_a_4xx(model, body, content_ty
     assert reason in caught.value.message and "\n" not in caught.value.message
 
 
+def test_empty_body_raises_the_toolkit_error_with_204_like_the_builtin(model):
+    with pytest.raises(inference.BaseInferenceToolkitError) as caught:
+        inference.input_fn("", "text/csv")
+    assert caught.value.status_code == 204
+
+
 def test_unanswerable_accept_is_406(model):
     with pytest.raises(inference.BadRequest) as caught:
         inference.output_fn(np.array([0.5], np.float32), "image/png")
@@ -91,22 +98,13 @@ def test_unanswerable_accept_is_406(model):
 
 
 def test_missing_model_file_fails_model_fn(tmp_path):
-    with pytest.raises(Exception, match="no model at"):
+    with pytest.raises(Exception, match="no xgboost-model"):
         inference.model_fn(str(tmp_path))
 
 
 def test_accept_negotiation():
-    assert codec.choose_accept("text/csv, application/json;q=0.5") == "text/csv"
-    assert codec.choose_accept("*/*", default="text/csv") == "text/csv"
-    assert codec.choose_accept(None) == "application/json"
-    assert codec.choose_accept("application/json; charset=utf-8") == "application/json"
-
-
-def test_csv_edge_cases_parse():
-    rows = codec.decode(b"1,,3\r\n4,nan,6\n\n", "text/csv; charset=UTF-8", 3)
-    np.testing.assert_array_equal(np.isnan(rows), [[False, True, False], [False, True, False]])
-    assert rows.dtype == np.float32 and rows.shape == (2, 3)
-    with pytest.raises(codec.RequestError, match="row 2 has 0 columns"):
-        codec.decode(b"1,2,3\n\n4,5,6", "text/csv", 3)
-    with pytest.raises(codec.RequestError, match="charset"):
-        codec.decode(b"1,2,3", "text/csv; charset=utf-16", 3)
+    assert output.choose_accept("text/csv, application/json;q=0.5") == "text/csv"
+    assert output.choose_accept("*/*", default="application/json") == "application/json"
+    assert output.choose_accept(None) == "text/csv"  # the built-in's default
+    assert output.choose_accept("application/json; charset=utf-8") == "application/json"
+    assert output.choose_accept("json") == "application/json"

@@ -1,4 +1,5 @@
-"""GIVEN real boosters WHEN the array evaluator predicts THEN it matches xgboost to 1e-6."""
+"""GIVEN real boosters WHEN each small-batch evaluator (compiled C, numpy arrays) predicts THEN it
+matches xgboost to 1e-6 on every supported objective; models it cannot evaluate stay on xgboost."""
 from __future__ import annotations
 
 import json
@@ -11,8 +12,10 @@ import pytest
 import xgboost as xgb
 from serving_testkit import N_FEATURES, train, training_rows, write_model
 
-from serving_model import load_predictor, probe_rows
-from serving_trees import UnsupportedModel, export_forest
+import serving_native
+from serving_compiled import NativeForest
+from serving_model import ModelError, load_predictor, probe_rows
+from serving_trees import Forest, UnsupportedModel, export_forest
 
 OBJECTIVES = [("binary:logistic", {}), ("reg:squarederror", {}), ("multi:softprob", {}),
               ("multi:softmax", {}), ("reg:logistic", {}), ("binary:logitraw", {}),
@@ -34,8 +37,12 @@ def scoring_rows(booster: xgb.Booster, count: int = 400) -> np.ndarray:
     return np.concatenate([rows, on_split])
 
 
-def assert_matches_xgboost(booster: xgb.Booster, rows: np.ndarray, predictor=None) -> None:
-    predictor = predictor or load_predictor_for(booster)
+EVALUATORS = ["compiled", "numpy"]
+
+
+def assert_matches_xgboost(booster: xgb.Booster, rows: np.ndarray, evaluator: str) -> None:
+    predictor = load_predictor_for(booster, evaluator)
+    assert predictor.forest is not None and evaluator in predictor.note
     expected = booster.predict(xgb.DMatrix(rows))
     for size in (1, 3, 64, len(rows)):  # the single-row path and the batched path
         got = np.concatenate([predictor.forest.predict(rows[i:i + size])
@@ -44,38 +51,43 @@ def assert_matches_xgboost(booster: xgb.Booster, rows: np.ndarray, predictor=Non
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
 
-def load_predictor_for(booster):
+def load_predictor_for(booster, evaluator):
     with tempfile.TemporaryDirectory() as directory:
-        return load_predictor(write_model(Path(directory), booster), fast_max_rows=1_000_000)
+        return load_predictor(write_model(Path(directory), booster), fast_max_rows=1_000_000,
+                              evaluator=evaluator)
 
 
+@pytest.mark.parametrize("evaluator", EVALUATORS)
 @pytest.mark.parametrize(("objective", "params"), OBJECTIVES)
-def test_array_evaluator_matches_xgboost_on_every_supported_objective(objective, params):
+def test_evaluators_match_xgboost_on_every_supported_objective(objective, params, evaluator):
     # GIVEN a booster trained on data with missing values
     booster = train(objective, **params)
-    # WHEN the array evaluator predicts held-out rows, 20% missing, some exactly on thresholds
+    # WHEN the evaluator predicts held-out rows, 20% missing, some exactly on thresholds
     # THEN its predictions equal xgboost's to 1e-6
-    assert_matches_xgboost(booster, scoring_rows(booster))
+    assert_matches_xgboost(booster, scoring_rows(booster), evaluator)
 
 
-def test_missing_values_take_both_default_directions():
+@pytest.mark.parametrize("evaluator", EVALUATORS)
+def test_missing_values_take_both_default_directions(evaluator):
     booster = train("binary:logistic")
     trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
     splits = [flag for tree in trees for flag, left in zip(tree["default_left"], tree["left_children"], strict=False)
               if left != -1]
     assert 0 < sum(splits) < len(splits)  # the model really has default-left and default-right nodes
     all_missing = np.full((5, N_FEATURES), np.nan, np.float32)
-    assert_matches_xgboost(booster, all_missing)
+    assert_matches_xgboost(booster, all_missing, evaluator)
 
 
-def test_deep_trees_and_parallel_trees_match():
+@pytest.mark.parametrize("evaluator", EVALUATORS)
+def test_deep_trees_and_parallel_trees_match(evaluator):
     booster = train("multi:softprob", rounds=8, depth=9, num_parallel_tree=3, subsample=0.8)
-    assert_matches_xgboost(booster, scoring_rows(booster))
+    assert_matches_xgboost(booster, scoring_rows(booster), evaluator)
 
 
-def test_model_with_base_score_and_many_rounds_matches():
+@pytest.mark.parametrize("evaluator", EVALUATORS)
+def test_model_with_base_score_and_many_rounds_matches(evaluator):
     booster = train("reg:squarederror", rounds=120, depth=6, base_score=7.5, eta=0.05)
-    assert_matches_xgboost(booster, scoring_rows(booster))
+    assert_matches_xgboost(booster, scoring_rows(booster), evaluator)
 
 
 def test_categorical_splits_are_refused_and_xgboost_predicts_instead(tmp_path):
@@ -92,6 +104,8 @@ def test_categorical_splits_are_refused_and_xgboost_predicts_instead(tmp_path):
     # AND the predictor keeps every batch on xgboost, with the same answers as xgboost's own
     predictor = load_predictor(write_model(tmp_path, booster))
     assert predictor.forest is None and "categorical" in predictor.note
+    with pytest.raises(ModelError, match="categorical"):
+        load_predictor(tmp_path, evaluator="compiled")
     rows = np.column_stack([frame["colour"].cat.codes, frame["size"]]).astype(np.float32)[:50]
     expected = booster.predict(xgb.DMatrix(frame.iloc[:50], enable_categorical=True))
     np.testing.assert_allclose(predictor.predict(rows), expected, atol=1e-6)
@@ -104,6 +118,25 @@ def test_non_tree_boosters_fall_back_to_xgboost(tmp_path, params):
     assert predictor.forest is None
     rows = training_rows(20, seed=4)
     np.testing.assert_allclose(predictor.predict(rows), booster.predict(xgb.DMatrix(rows)), atol=1e-6)
+
+
+def test_compiled_evaluator_is_the_default_where_a_compiler_exists(tmp_path, binary_booster):
+    predictor = load_predictor(write_model(tmp_path, binary_booster), fast_max_rows=8)
+    assert isinstance(predictor.forest, NativeForest), predictor.note
+
+
+def test_without_the_compiled_library_the_numpy_evaluator_serves(tmp_path, binary_booster,
+                                                                  monkeypatch):
+    # GIVEN a machine where the library cannot be built (no compiler, or turned off)
+    monkeypatch.setattr(serving_native, "library_path", lambda: tmp_path / "absent" / "lib.so")
+    monkeypatch.setenv("SERVING_NATIVE", "off")
+    # WHEN the model loads THEN the numpy evaluator serves, and says why
+    predictor = load_predictor(write_model(tmp_path / "model", binary_booster), fast_max_rows=8)
+    assert isinstance(predictor.forest, Forest)
+    assert "turned off by SERVING_NATIVE" in predictor.note
+    rows = training_rows(8, seed=6)
+    np.testing.assert_allclose(predictor.predict(rows), binary_booster.predict(xgb.DMatrix(rows)),
+                               atol=1e-6)
 
 
 def test_predictor_uses_xgboost_above_the_measured_crossover(tmp_path, binary_booster):
