@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ingestion_dead_letter import DeadLetter, send
 from ingestion_records import KinesisRecord, Rejection, build_record, decode_event

@@ -11,7 +11,7 @@ import binascii
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ingestion_settings import FeatureMapping, Target
@@ -45,7 +45,7 @@ class KinesisRecord:
     arrival_timestamp: float | None
 
     @classmethod
-    def from_event(cls, item: dict) -> "KinesisRecord":
+    def from_event(cls, item: dict) -> KinesisRecord:
         """One element of the event's `Records` list."""
         kinesis = item.get("kinesis") or {}
         return cls(sequence_number=str(kinesis.get("sequenceNumber", "")),
@@ -174,7 +174,7 @@ def event_time_value(value: Any, feature: FeatureMapping) -> str | Rejection:
                          f"event time {feature.name!r} must be ISO-8601 with an offset or Unix seconds")
     if feature.type == "Fractional":
         return repr(when.timestamp())
-    utc = when.astimezone(timezone.utc)
+    utc = when.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
@@ -184,11 +184,11 @@ def _instant(value: Any) -> datetime | None:
     if isinstance(value, (int, float)):
         if not math.isfinite(value) or not 0 <= value < 4_102_444_800:  # before 2100-01-01
             return None
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return datetime.fromtimestamp(value, tz=UTC)
     if not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.strip())  # 3.11 reads a trailing Z
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None

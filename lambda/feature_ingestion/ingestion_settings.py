@@ -20,8 +20,8 @@ batch (nothing is dead-lettered because of a broken deployment).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 FEATURE_TYPES = ("Integral", "Fractional", "String")
 TARGET_STORES = ("OnlineStore", "OfflineStore")
@@ -67,7 +67,7 @@ class Settings:
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Parse and validate the environment; raises SettingsError naming the variable."""
         url = env.get("DEAD_LETTER_QUEUE_URL", "").strip()
         if not url:

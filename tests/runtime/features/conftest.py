@@ -18,7 +18,8 @@ for folder in (INGESTION_DIR, GLUE_DIR, Path(__file__).resolve().parent):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from features_testkit import ENV, FakeClock  # noqa: E402
+from features_testkit import ENV, FakeClock
+
 
 @pytest.fixture(scope="session")
 def ingestion(lambda_handler_loader):

@@ -148,7 +148,7 @@ def test_a_record_feature_store_refuses_is_dead_lettered_not_retried(ingestion, 
 
 def test_a_dead_letter_that_cannot_be_sent_makes_its_record_come_back(ingestion, aws, clock, load_event):
     # GIVEN SQS is unavailable when the letters are flushed
-    fs, sqs, sent = aws
+    fs, sqs, _ = aws
     event = load_event("feature_ingestion_kinesis_mixed_batch.json")
     _expect_puts(fs, 7)
     sqs.add_client_error("send_message_batch", service_error_code="ServiceUnavailable", http_status_code=503)

@@ -7,7 +7,14 @@ import json
 
 import pytest
 from features_testkit import ENV, TARGETS
-from ingestion_records import KPL_MAGIC, Rejection, build_record, decode_event, event_time_value, feature_value
+from ingestion_records import (
+    KPL_MAGIC,
+    Rejection,
+    build_record,
+    decode_event,
+    event_time_value,
+    feature_value,
+)
 from ingestion_settings import FeatureMapping, Settings, SettingsError, parse_targets
 
 INTEGRAL = FeatureMapping("num_prev_transactions", "num_prev_transactions", "Integral", False)
