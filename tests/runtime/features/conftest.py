@@ -63,3 +63,40 @@ def aws(ingestion, clock, monkeypatch):
         yield fs_stub, sqs_stub, sent
         fs_stub.assert_no_pending_responses()
         sqs_stub.assert_no_pending_responses()
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One local[2] SparkSession; the backfill's executor-side modules are shipped as Glue ships
+    --extra-py-files, and the fake Feature Store is pickled by value."""
+    import fake_featurestore
+    from pyspark import cloudpickle
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (SparkSession.builder.master("local[2]").appName("feature-store-tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+               .config("spark.default.parallelism", "4").config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
+               .config("spark.driver.memory", "1g")
+               .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    for module in ("etl_feature_writer.py", "etl_feature_records.py"):
+        session.sparkContext.addPyFile(str(GLUE_DIR / module))
+    cloudpickle.register_pickle_by_value(fake_featurestore)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    """The ETL tests' synthetic event generator (tests/runtime/data/synthetic_events.py)."""
+    import importlib.util
+
+    path = ROOT / "tests" / "runtime" / "data" / "synthetic_events.py"
+    spec = importlib.util.spec_from_file_location("feature_tests_synthetic_events", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

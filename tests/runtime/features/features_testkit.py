@@ -49,3 +49,23 @@ class FakeClock:
 
     def charge(self, *_args, **_kwargs) -> None:
         self.remaining -= self.call_ms
+
+
+def curated_rows(events: list[dict]) -> list[dict]:
+    """Synthetic events as curated-zone rows: every schema column present, event_time an instant."""
+    from datetime import datetime
+
+    columns = ("event_id", "event_time", "customer_id", "merchant_id", "merchant_category", "channel",
+               "country", "device_type", "amount", "account_age_days", "num_prev_transactions", "is_fraud")
+    rows = []
+    for event in events:
+        row = {c: event.get(c) for c in columns}
+        row["event_time"] = datetime.fromisoformat(event["event_time"])
+        rows.append(row)
+    return rows
+
+
+# The curated zone's columns (lambda/firehose_transform/event_schema.json as Spark types).
+CURATED_SCHEMA = ("event_id string, event_time timestamp, customer_id string, merchant_id string, "
+                  "merchant_category string, channel string, country string, device_type string, amount double, "
+                  "account_age_days int, num_prev_transactions int, is_fraud int")
