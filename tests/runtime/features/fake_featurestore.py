@@ -29,9 +29,10 @@ class _Raw:
 class FakeFeatureStore:
     """before-send handler; `throttle_one_in` throttles the first attempt of ~1/N identifiers."""
 
-    def __init__(self, log_dir: str, identifier: str, *, throttle_one_in: int = 0,
+    def __init__(self, log_dir: str | None, identifier: str, *, throttle_one_in: int = 0,
                  refuse: tuple[str, ...] = (), latency_s: float = 0.0):
-        self.log_path = os.path.join(log_dir, f"{os.getpid()}-{uuid.uuid4().hex}.jsonl")
+        # No log_dir: nothing is recorded (the benchmark measures the writer, not this file).
+        self.log_path = os.path.join(log_dir, f"{os.getpid()}-{uuid.uuid4().hex}.jsonl") if log_dir else None
         self.identifier, self.throttle_one_in, self.refuse, self.latency_s = identifier, throttle_one_in, refuse, latency_s
         self.seen: set[str] = set()
         self.lock = threading.Lock()
@@ -55,13 +56,15 @@ class FakeFeatureStore:
         elif key in self.refuse:
             status, answer = 400, b'{"message": "Feature amount has an invalid value"}'
             headers = {"x-amzn-ErrorType": "ValidationError"}
+        if self.log_path is None:
+            return AWSResponse(request.url, status, headers, _Raw(answer))
         with self.lock, open(self.log_path, "a", encoding="utf-8") as log:
             log.write(json.dumps({"group": group, "status": status, "values": values,
                                   "target_stores": body.get("TargetStores")}) + "\n")
         return AWSResponse(request.url, status, headers, _Raw(answer))
 
 
-def client_factory(log_dir: str, identifier: str, **options):
+def client_factory(log_dir: str | None, identifier: str, **options):
     """A `client_factory(max_in_flight)` for etl_feature_writer, answered by FakeFeatureStore."""
 
     def factory(max_in_flight: int):
