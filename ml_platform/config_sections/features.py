@@ -149,7 +149,8 @@ class StreamIngestionConfig(Section):
     starting_position: Literal["LATEST", "TRIM_HORIZON"] = "LATEST"
     timeout_seconds: int = Field(default=60, ge=15, le=900)
     memory_mb: int = Field(default=256, ge=128, le=10240)
-    reserved_concurrency: int | None = Field(default=None, ge=1, le=1000)
+    # Caps the function's share of the account's concurrency (shards x parallelization_factor needed).
+    reserved_concurrency: int = Field(default=10, ge=1, le=1000)
     max_put_attempts: int = Field(default=5, ge=1, le=20)
     dead_letter_retention_days: int = Field(default=14, ge=1, le=14)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ml_platform.constructs.foundation.keys import KeyUsers, PlatformKey, logs_service_statement
@@ -23,11 +24,13 @@ class SecurityStack(PlatformStack):
 
     def __init__(self, scope: Construct, construct_id: str, *, naming: Naming,
                  key_users: Mapping[str, Sequence[str]], removal_policy: cdk.RemovalPolicy,
+                 extra_statements: Mapping[str, Sequence[iam.PolicyStatement]] | None = None,
                  **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.keys: dict[str, PlatformKey] = {}
         for domain, description in KEY_DOMAINS.items():
             services = [logs_service_statement(naming.region, naming.account)] if domain == "logs" else []
+            services += list((extra_statements or {}).get(domain, ()))
             users = KeyUsers(role_arns=[naming.role_arn(p) for p in key_users.get(domain, ())],
                              service_statements=services)
             self.keys[domain] = PlatformKey(

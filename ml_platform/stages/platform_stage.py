@@ -6,8 +6,10 @@ from constructs import Construct
 
 from ml_platform.config import PlatformConfig
 from ml_platform.naming import Naming
+from ml_platform.constructs.features.key_users import feature_store_key_statements, feature_store_key_users
 from ml_platform.stacks.catalog_stack import CatalogStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
+from ml_platform.stacks.feature_store_stack import FeatureStoreStack
 from ml_platform.stacks.ingestion_stack import IngestionStack
 from ml_platform.stacks.network_stack import NetworkStack
 from ml_platform.stacks.operations_stack import OperationsStack
@@ -38,7 +40,9 @@ class MlPlatformStage(cdk.Stage):
         naming = Naming.of(config)
         removal = cdk.RemovalPolicy.DESTROY if config.destroy_on_delete else cdk.RemovalPolicy.RETAIN
         azs = config.availability_zones
-        self.security = SecurityStack(self, "Security", availability_zones=azs, naming=naming, key_users=KEY_USERS,
+        self.security = SecurityStack(self, "Security", availability_zones=azs, naming=naming,
+                                      key_users=feature_store_key_users(KEY_USERS, config.features),
+                                      extra_statements=feature_store_key_statements(naming, config.features),
                                       removal_policy=removal,
                                       description=f"{naming.prefix}: KMS keys per data domain")
         keys = self.security.keys
@@ -94,3 +98,10 @@ class MlPlatformStage(cdk.Stage):
             stack.add_stack_dependency(self.catalog)
         # Processing grants Lake Formation access to the SageMaker roles by ARN: they must exist first.
         self.processing.add_stack_dependency(self.training)
+        self.feature_store = None
+        if config.features.enabled:
+            self.feature_store = FeatureStoreStack(
+                self, "FeatureStore", stream=self.ingestion.stream, streaming_key=keys["streaming"].key,
+                description=f"{naming.prefix}: SageMaker Feature Store groups, stream ingestion, compaction",
+                **common)
+            self.feature_store.add_stack_dependency(self.catalog)
