@@ -83,20 +83,24 @@ class FeatureGroup(Construct):
         self.resource.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.resource.cfn_options.update_replace_policy = cdk.CfnDeletionPolicy.RETAIN
         if self.offline_role is not None:
-            self.resource.node.add_dependency(self.offline_role)
+            # The role's policy and Lake Formation grants, not just the role, must exist first.
+            self.resource.node.add_dependency(self.offline_role.grants_policy)
+            for child in self.node.find_all():
+                if isinstance(child, lf.CfnPrincipalPermissions):
+                    self.resource.add_dependency(child)
 
-    def _online_store(self, group: FeatureGroupConfig) -> object:
+    def _online_store(self, group: FeatureGroupConfig) -> dict[str, object]:
+        # CfnFeatureGroup types both store configs as JSON: CloudFormation's own (PascalCase) keys.
         online = group.online_store
         if not online.enabled:
             return {"EnableOnlineStore": False}
-        ttl = None
+        config: dict[str, object] = {"EnableOnlineStore": True, "StorageType": online.storage_type,
+                                     "SecurityConfig": {"KmsKeyId": self.key.key_arn}}
         if online.ttl_value is not None:
-            ttl = sagemaker.CfnFeatureGroup.TtlDurationProperty(unit=online.ttl_unit, value=online.ttl_value)
-        return sagemaker.CfnFeatureGroup.OnlineStoreConfigProperty(
-            enable_online_store=True, storage_type=online.storage_type, ttl_duration=ttl,
-            security_config=sagemaker.CfnFeatureGroup.OnlineStoreSecurityConfigProperty(kms_key_id=self.key.key_arn))
+            config["TtlDuration"] = {"Unit": online.ttl_unit, "Value": online.ttl_value}
+        return config
 
-    def _offline_store(self) -> object:
+    def _offline_store(self) -> dict[str, object]:
         return {
             "S3StorageConfig": {"S3Uri": f"s3://{self.bucket.bucket_name}/{self.offline_prefix.rstrip('/')}",
                                 "KmsKeyId": self.key.key_arn},
