@@ -44,7 +44,8 @@ def read_lock(path: Path = LOCK_FILE) -> dict[str, Any]:
     """The lock's content; an absent file is an empty lock."""
     if not path.is_file():
         return {}
-    return dict(json.loads(path.read_text(encoding="utf-8")))
+    content: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return content
 
 
 def check(environment: str, features: FeaturesConfig, tags: dict[str, str],
@@ -59,19 +60,19 @@ def check(environment: str, features: FeaturesConfig, tags: dict[str, str],
         entry = versions.get(str(group.version))
         if entry is None:
             if group.version < newest:
-                problems.append((f"{where}.version", f"{group.name}: version {group.version} is below v{newest}, "
+                problems.append((f"{where}.version", (f"{group.name}: version {group.version} is below v{newest}, "
                                  "which this environment already has; groups are retained, so the older name "
-                                 f"still exists: use version {newest + 1}"))
+                                 f"still exists: use version {newest + 1}")))
             else:
-                problems.append((f"{where}.version", f"{group.name}: version {group.version} is not in "
-                                 f"{LOCK_FILE.name}: record it with `make feature-lock` and commit the lock"))
+                problems.append((f"{where}.version", (f"{group.name}: version {group.version} is not in "
+                                 f"{LOCK_FILE.name}: record it with `make feature-lock` and commit the lock")))
             continue
         changed = [key for key in CREATE_ONLY if entry.get(key) != current[key]]
         if changed:
-            problems.append((f"{where}.version", f"{group.name}: create-only properties changed without a "
+            problems.append((f"{where}.version", (f"{group.name}: create-only properties changed without a "
                              f"version bump ({', '.join(changed)}): CloudFormation would replace the group and "
                              f"fail on its existing name; set version: {newest + 1} (a new group; "
-                             f"v{group.version} is retained) or revert"))
+                             f"v{group.version} is retained) or revert")))
         problems += _feature_problems(where, group, entry, current, newest)
     return problems
 
@@ -82,12 +83,12 @@ def _feature_problems(where: str, group: FeatureGroupConfig, entry: dict[str, An
     before = {name: kind for name, kind in entry["features"]}
     lost = sorted(f"{n} ({k})" for n, k in before.items() if now.get(n) != k)
     if lost:
-        return [(f"{where}.features", f"{group.name}: features removed or retyped ({', '.join(lost)}): Feature "
-                 f"Store can only add features; set version: {newest + 1} or restore them")]
+        return [(f"{where}.features", (f"{group.name}: features removed or retyped ({', '.join(lost)}): Feature "
+                 f"Store can only add features; set version: {newest + 1} or restore them"))]
     added = sorted(set(now) - set(before))
     if added:
-        return [(f"{where}.features", f"{group.name}: features added since the lock ({', '.join(added)}): "
-                 "record them with `make feature-lock` and commit the lock (adding is an in-place update)")]
+        return [(f"{where}.features", (f"{group.name}: features added since the lock ({', '.join(added)}): "
+                 "record them with `make feature-lock` and commit the lock (adding is an in-place update)"))]
     return []
 
 
@@ -101,7 +102,7 @@ def update(environment: str, features: FeaturesConfig, tags: dict[str, str], loc
                if "record them" not in p[1] and "record it" not in p[1]]
     if refused:
         raise ValueError("; ".join(f"{field}: {reason}" for field, reason in refused))
-    result = json.loads(json.dumps(lock))
+    result: dict[str, Any] = json.loads(json.dumps(lock))
     for group in features.groups:
         versions = result.setdefault(environment, {}).setdefault(group.name, {})
         versions[str(group.version)] = locked_properties(group, tags)

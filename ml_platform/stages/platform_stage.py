@@ -5,8 +5,8 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.naming import Naming
 from ml_platform.constructs.features.key_users import feature_store_key_statements, feature_store_key_users
+from ml_platform.naming import Naming
 from ml_platform.stacks.catalog_stack import CatalogStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
 from ml_platform.stacks.feature_store_stack import FeatureStoreStack

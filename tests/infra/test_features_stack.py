@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime" / "features"))
-from features_testkit import TARGETS  # noqa: E402
+from features_testkit import TARGETS
 
 
 @pytest.fixture(scope="module")
