@@ -87,7 +87,7 @@ class FeatureGroup(Construct):
             self.resource.node.add_dependency(self.offline_role.grants_policy)
             for child in self.node.find_all():
                 if isinstance(child, lf.CfnPrincipalPermissions):
-                    self.resource.add_dependency(child)
+                    self.resource.add_resource_dependency(child)
 
     def _online_store(self, group: FeatureGroupConfig) -> dict[str, object]:
         # CfnFeatureGroup types both store configs as JSON: CloudFormation's own (PascalCase) keys.

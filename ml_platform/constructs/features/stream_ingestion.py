@@ -30,7 +30,7 @@ from ml_platform.config_sections.features import StreamIngestionConfig
 from ml_platform.constructs.data.stream import VpcFunction
 from ml_platform.constructs.features.feature_group import FeatureGroup
 from ml_platform.constructs.foundation.roles import PlatformRole
-from ml_platform.grant_acknowledgments import KMS, acknowledge_grants
+from ml_platform.grant_acknowledgments import acknowledge_grants
 from ml_platform.naming import Naming
 
 # Lambda's limit for all environment variables together is 4 KB.
@@ -90,7 +90,10 @@ class StreamIngestion(Construct):
             parallelization_factor=settings.parallelization_factor, report_batch_item_failures=True,
             on_failure=sources.SqsDlq(self.on_failure))
         self.function.function.add_event_source(self.mapping_source)
-        acknowledge_grants(self.role, actions=KMS, resources={
+        acknowledge_grants(self.role, resources={
+            "Action::kms:GenerateDataKey*": "CDK queue grant: data keys of the streaming key, to send SSE-KMS "
+                                            "messages to the invalid-records and on-failure queues",
+            "Action::kms:ReEncrypt*": "CDK queue/stream grants include re-encryption, limited to the streaming key",
             "Resource::*": "X-Ray PutTraceSegments/PutTelemetryRecords (tracing Active) and the Lambda VPC "
                            "network-interface calls have no resource-level permissions"})
         nag.acknowledge(self.function.function, "AwsSolutions-L1",
