@@ -1,6 +1,8 @@
 """Feature store stack: the feature groups, their streaming ingestion and offline compaction."""
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
@@ -30,9 +32,8 @@ class FeatureStoreStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  network: SecureVpc, lake: DataLake, catalog: LakeCatalog, governance: LakeGovernance,
                  stream: kinesis.IStream, lake_key: kms.IKey, streaming_key: kms.IKey, logs_key: kms.IKey,
-                 removal_policy: cdk.RemovalPolicy, alerts_topic: object = None, **kwargs: object) -> None:
-        # alerts_topic: the stage's shared data-platform arguments; ingestion alarms are not built yet.
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+                 removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
         settings = config.features
         features = bucket_ref(self, "FeaturesBucket", lake.features)
         database = catalog.database_names["features"]

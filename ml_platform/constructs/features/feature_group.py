@@ -111,7 +111,7 @@ class FeatureGroup(Construct):
         }
 
     def _offline_role(self, group: FeatureGroupConfig) -> PlatformRole:
-        role = PlatformRole(self, "OfflineStoreRole", role_name=self._naming.role_name(f"feature-store-{group.name}"),
+        role = PlatformRole(self, "OfflineStoreRole", role_name=self._naming.role_name(f"feature-store-{group.name}"),  # offline_store_role_purpose
                             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
                             description=f"Feature Store writes the offline store of {group.name} (Iceberg)")
         self._offline_data_access(role, write=True)

@@ -20,6 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.athena import RESULTS_PREFIX, QueryWorkgroup
 from ml_platform.constructs.data.lake_formation import LakeGovernance
 from ml_platform.constructs.features.feature_group import GET_DATA_ACCESS_REASON, FeatureGroup
@@ -48,7 +49,7 @@ class OfflineCompaction(Construct):
                  naming: Naming,
                  governance: LakeGovernance) -> None:
         super().__init__(scope, construct_id)
-        self.role = PlatformRole(self, "Role", role_name=naming.role_name("feature-store-compaction"),
+        self.role = PlatformRole(self, "Role", role_name=naming.role_name(RolePurpose.FEATURE_STORE_COMPACTION),
                                  assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={
                                      "StringEquals": {"aws:SourceAccount": naming.account}}),
                                  description="EventBridge Scheduler: Athena OPTIMIZE/VACUUM of the offline stores")

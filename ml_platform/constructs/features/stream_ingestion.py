@@ -27,6 +27,7 @@ from constructs import Construct
 
 from ml_platform import nag
 from ml_platform.config_sections.features import StreamIngestionConfig
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.stream import VpcFunction
 from ml_platform.constructs.features.feature_group import FeatureGroup
 from ml_platform.constructs.foundation.roles import PlatformRole
@@ -67,7 +68,7 @@ class StreamIngestion(Construct):
         for queue, what in ((self.dead_letters, "records the function can never write, with their reason"),
                             (self.on_failure, "batches the event source mapping gave up on")):
             nag.acknowledge(queue, "AwsSolutions-SQS3", f"This queue is itself a dead-letter destination: {what}")
-        self.role = PlatformRole(self, "Role", role_name=naming.role_name("feature-ingestion"),
+        self.role = PlatformRole(self, "Role", role_name=naming.role_name(RolePurpose.FEATURE_INGESTION),
                                  assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                                  description="Feature ingestion Lambda: Kinesis events -> Feature Store PutRecord")
         self.function = VpcFunction(
