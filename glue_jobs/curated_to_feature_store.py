@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import sys
 
+from pyspark.sql import functions as F
+
 from etl_feature_records import KEY_COLUMNS, REASON, plan_records
 from etl_feature_writer import (
     FAILED,
@@ -23,7 +25,6 @@ from etl_feature_writer import (
     write_records,
 )
 from etl_runtime import finish, parse_args, read_source, start
-from pyspark.sql import functions as F
 
 REQUIRED = ["source_path", "feature_target", "ledger_path"]
 OPTIONAL = {"rejected_path": "", "max_in_flight": "8", "max_attempts": "8", "partitions": "0", "JOB_NAME": ""}

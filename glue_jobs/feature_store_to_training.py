@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import sys
 
+from pyspark.sql import functions as F
+
 from curated_to_features import COMPLETION_MARKER
 from etl_features import build_features, write_features
 from etl_io import exists, read_text, write_text
@@ -21,7 +23,6 @@ from etl_point_in_time import GroupJoin, as_of_join
 from etl_runtime import finish, parse_args, read_source, start
 from etl_split import parse_ratios
 from etl_stats import FeatureSpec, dumps, loads
-from pyspark.sql import functions as F
 
 REQUIRED = ["labels_path", "feature_groups", "target_path", "csv_output_path", "stats_path"]
 OPTIONAL = {"label_columns": "event_id,customer_id,event_time,is_fraud", "split_ratios": "0.7,0.15,0.15",

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+
 from ingestion_batch import process_batch
 from ingestion_records import KinesisRecord
 from ingestion_settings import Settings

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
 from ingestion_records import KinesisRecord, Rejection
 
 BATCH_ENTRIES = 10  # SendMessageBatch takes at most 10 entries

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from features_testkit import ENV, TARGETS
+
 from ingestion_records import (
     KPL_MAGIC,
     Rejection,

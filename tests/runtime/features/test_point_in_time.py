@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from etl_point_in_time import GroupJoin, as_of_join
 from features_testkit import CURATED_SCHEMA, curated_rows
+
+from etl_point_in_time import GroupJoin, as_of_join
 
 GLUE_DIR = Path(__file__).resolve().parents[3] / "glue_jobs"
 OFFLINE = "write_time timestamp, api_invocation_time timestamp, is_deleted boolean"
