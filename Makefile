@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAGEMAKER_VALIDATE_ROLE := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup synth test lint check typecheck bench rehearse clean
+.PHONY: setup synth test lint check typecheck bench rehearse clean feature-lock
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,3 +69,8 @@ rehearse: setup
 
 clean:
 	rm -rf cdk.out cdk.pipeline.out .rehearsal bench_results
+
+# Record new feature-group versions (and added features) of every environment in
+# config/feature_groups.lock.json; synth refuses configurations that change a locked version.
+feature-lock: setup
+	$(PY) -m ml_platform.config_sections.features_lock $(if $(filter all,$(ENV)),dev staging prod,$(ENV))

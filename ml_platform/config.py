@@ -21,6 +21,8 @@ from ml_platform.config_sections.base import (
 )
 from ml_platform.config_sections.data import AnalyticsConfig, EtlConfig, StreamingConfig
 from ml_platform.config_sections.delivery import PipelineConfig
+from ml_platform.config_sections.features import FeaturesConfig
+from ml_platform.config_sections.features_lock import LOCK_FILE, check, read_lock
 from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, CostTags, DataLakeConfig, NetworkConfig
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
@@ -53,6 +55,7 @@ class PlatformConfig(Section):
     analytics: AnalyticsConfig = AnalyticsConfig()
     training: TrainingConfig = TrainingConfig()
     endpoint: EndpointConfig = EndpointConfig()
+    features: FeaturesConfig = FeaturesConfig()
 
     @field_validator("region")
     @classmethod
@@ -68,6 +71,14 @@ class PlatformConfig(Section):
     def _prod_keeps_data(self) -> "PlatformConfig":
         if self.environment == "prod" and self.removal_policy != "retain":
             raise ValueError("removal_policy: prod must retain data ('retain'), never 'destroy'")
+        problems = self.features.check_names(self.name_prefix) if self.features.enabled else []
+        tiers = self.data_lake.features
+        if self.features.enabled and (tiers.glacier_days or tiers.expiration_days):
+            # Iceberg metadata points at every live data file: an expired or archived one breaks the table.
+            problems.append("data_lake.features: glacier_days and expiration_days must be unset while "
+                            "features.enabled (the offline stores are Iceberg tables in this zone)")
+        if problems:
+            raise ValueError("features: " + "; ".join(problems))
         if self.tags.environment != self.environment:
             raise ValueError("tags.environment must equal environment")
         return self
@@ -122,14 +133,25 @@ def _validate(model: type[Section], path: Path, raw: dict[str, Any]):
         raise ConfigError(_format_errors(path, exc)) from None
 
 
-def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> PlatformConfig:
-    """Load and validate `config/<environment>.yaml`; raise ConfigError naming file, field, reason."""
+def load_config(environment: str, config_dir: Path = CONFIG_DIR, *, check_feature_lock: bool = True,
+                lock_path: Path = LOCK_FILE) -> PlatformConfig:
+    """Load and validate `config/<environment>.yaml`; raise ConfigError naming file, field, reason.
+
+    With `check_feature_lock`, feature groups are also checked against the committed lock file
+    (config_sections/features_lock.py): a create-only change without a version bump fails here.
+    """
     path = Path(config_dir) / f"{environment}.yaml"
     raw = _read_mapping(path, f"no configuration file for environment '{environment}'")
     config = _validate(PlatformConfig, path, raw)
     if config.environment != environment:
         raise ConfigError(f"{path}: environment: is '{config.environment}' but the file is for "
                           f"'{environment}'")
+    if check_feature_lock and config.features.enabled:
+        problems = check(environment, config.features, config.tags.as_dict(), read_lock(lock_path))
+        if problems:
+            lines = [f"{path}: feature groups do not match {lock_path.name} ({len(problems)} problem(s))"]
+            lines += [f"  - {field}: {reason}" for field, reason in problems]
+            raise ConfigError("\n".join(lines))
     return config
 
 

@@ -55,6 +55,9 @@ class RolePurpose(StrEnum):
     ENDPOINT_DEPLOYER = "endpoint-deployer"
     ENDPOINT_PROXY = "endpoint-proxy"
     APIGATEWAY_CLOUDWATCH = "apigateway-cloudwatch"
+    # features (one offline-store role per group besides: `feature-store-<group>`)
+    FEATURE_INGESTION = "feature-ingestion"
+    FEATURE_STORE_COMPACTION = "feature-store-compaction"
     # delivery (tooling account)
     DELIVERY_PIPELINE = "delivery-pipeline"
     DELIVERY_SYNTH = "delivery-synth"

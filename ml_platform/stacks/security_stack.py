@@ -5,9 +5,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ml_platform.constants import KeyDomain, RolePurpose
+from ml_platform.constants import KeyDomain
 from ml_platform.constructs.foundation.keys import DomainKeys, KeyUsers, PlatformKey, logs_service_statement
 from ml_platform.naming import Naming
 from ml_platform.stacks.base import PlatformStack
@@ -21,12 +22,15 @@ class SecurityStack(PlatformStack):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, naming: Naming,
-                 key_users: Mapping[KeyDomain, Sequence[RolePurpose]], removal_policy: cdk.RemovalPolicy,
+                 key_users: Mapping[KeyDomain, Sequence[str]], removal_policy: cdk.RemovalPolicy,
+                 extra_statements: Mapping[KeyDomain, Sequence[iam.PolicyStatement]] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.platform_keys: dict[KeyDomain, PlatformKey] = {}
         for domain in KeyDomain:
             services = [logs_service_statement(naming.region, naming.account)] if domain is KeyDomain.LOGS else []
+            # Statements a capability needs beyond its roles (the feature store: CreateFeatureGroup).
+            services += list((extra_statements or {}).get(domain, ()))
             users = KeyUsers(role_arns=[naming.role_arn(p) for p in key_users.get(domain, ())],
                              service_statements=services)
             self.platform_keys[domain] = PlatformKey(

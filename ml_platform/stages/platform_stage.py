@@ -6,9 +6,11 @@ from constructs import Construct
 
 from ml_platform.config import PlatformConfig
 from ml_platform.constants import KeyDomain, RolePurpose
+from ml_platform.constructs.features.key_users import feature_store_key_statements, feature_store_key_users
 from ml_platform.naming import Naming
 from ml_platform.stacks.catalog_stack import CatalogStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
+from ml_platform.stacks.feature_store_stack import FeatureStoreStack
 from ml_platform.stacks.ingestion_stack import IngestionStack
 from ml_platform.stacks.network_stack import NetworkStack
 from ml_platform.stacks.operations_stack import OperationsStack
@@ -50,7 +52,9 @@ class MlPlatformStage(cdk.Stage):
     def _foundation(self) -> None:
         """Keys, network, lake buckets and the alert topic every capability builds on."""
         config, naming, removal, azs = self.config, self.naming, self.removal, self.config.availability_zones
-        self.security = SecurityStack(self, "Security", availability_zones=azs, naming=naming, key_users=KEY_USERS,
+        self.security = SecurityStack(self, "Security", availability_zones=azs, naming=naming,
+                                      key_users=feature_store_key_users(KEY_USERS, config.features),
+                                      extra_statements=feature_store_key_statements(naming, config.features),
                                       removal_policy=removal, description=self._describe("KMS keys per data domain"))
         keys = self.security.keys
         self.network = NetworkStack(self, "Network", availability_zones=azs, config=config, naming=naming,
@@ -107,3 +111,12 @@ class MlPlatformStage(cdk.Stage):
             stack.add_stack_dependency(self.catalog)
         # Processing grants Lake Formation access to the SageMaker roles by ARN: they must exist first.
         self.processing.add_stack_dependency(self.training)
+        self.feature_store: FeatureStoreStack | None = None
+        if config.features.enabled:
+            self.feature_store = FeatureStoreStack(
+                self, "FeatureStore", availability_zones=azs, config=config, naming=naming, network=network,
+                lake=lake, catalog=self.catalog.catalog, governance=self.catalog.governance,
+                stream=self.ingestion.stream, lake_key=keys.lake, streaming_key=keys.streaming, logs_key=keys.logs,
+                removal_policy=removal,
+                description=self._describe("SageMaker Feature Store groups, stream ingestion, compaction"))
+            self.feature_store.add_stack_dependency(self.catalog)
