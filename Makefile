@@ -65,6 +65,8 @@ bench: setup
 	$(PY) -m bench $(BENCH)
 
 rehearse: setup
+	# The Glue jobs run on local Spark: Java 17, installed where a fresh machine lacks it (as in `test`).
+	command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
 	$(PY) scripts/rehearse.py
 
 clean:

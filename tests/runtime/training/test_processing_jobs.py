@@ -1,10 +1,7 @@
-"""preprocess.py and evaluate.py as the pipeline's processing steps run them, plus the local rehearsal."""
+"""preprocess.py and evaluate.py as the pipeline's processing steps run them (the whole chain: tests/runtime/rehearsal)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tarfile
 
 import numpy as np
@@ -12,7 +9,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 from sklearn import metrics as skm
-from training_testkit import REPO, synthetic, write_csv
+from training_testkit import synthetic, write_csv
 
 import evaluate
 import preprocess
@@ -95,19 +92,6 @@ def test_evaluate_reads_a_model_tarball_and_writes_the_registry_shape(tmp_path, 
         assert value == pytest.approx(skm.mean_squared_error(y[1000:], booster.predict(xgb.DMatrix(x[1000:]))) ** 0.5, rel=1e-5)
     else:
         assert value > 0.9
-
-
-def test_rehearsal_runs_preprocess_train_evaluate_end_to_end(tmp_path):
-    root = tmp_path / "rehearsal"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny data: spinning OpenMP threads only cost time
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "rehearse.py"), "--root", str(root)],
-                            capture_output=True, text=True, timeout=300, env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "rehearsal metrics (test set):" in result.stdout
-    report = json.loads((root / "processing" / "evaluation" / "evaluation.json").read_text())
-    assert report["binary_classification_metrics"]["auc"]["value"] > 0.95
-    assert (root / "model" / "xgboost-model").is_file()
-    assert (root / "output" / "model.tar.gz").is_file()
 
 
 def _channel_file(path, rows):
