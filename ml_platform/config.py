@@ -24,6 +24,7 @@ from ml_platform.config_sections.delivery import PipelineConfig
 from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, CostTags, DataLakeConfig, NetworkConfig
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
+from ml_platform.config_sections.workspaces import WorkspacesConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -52,6 +53,7 @@ class PlatformConfig(Section):
     analytics: AnalyticsConfig = AnalyticsConfig()
     training: TrainingConfig = TrainingConfig()
     endpoint: EndpointConfig = EndpointConfig()
+    workspaces: WorkspacesConfig = WorkspacesConfig()
 
     @model_validator(mode="after")
     def _prod_keeps_data(self) -> "PlatformConfig":
@@ -111,7 +113,7 @@ def _validate(model: type[Section], path: Path, raw: dict):
         raise ConfigError(_format_errors(path, exc)) from None
 
 
-def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> PlatformConfig:
+def load_config(environment: str, config_dir: Path = CONFIG_DIR, *, check_locks: bool = True) -> PlatformConfig:
     """Load and validate `config/<environment>.yaml`; raise ConfigError naming file, field, reason."""
     path = Path(config_dir) / f"{environment}.yaml"
     raw = _read_mapping(path, f"no configuration file for environment '{environment}'")
@@ -119,7 +121,19 @@ def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> PlatformConf
     if config.environment != environment:
         raise ConfigError(f"{path}: environment: is '{config.environment}' but the file is for "
                           f"'{environment}'")
+    if check_locks:
+        _check_create_only_locks(config, path)
     return config
+
+
+def _check_create_only_locks(config: PlatformConfig, path: Path) -> None:
+    """Refuse a change that CloudFormation would make by replacing a resource whose data lives on."""
+    from ml_platform.config_sections import workspaces_lock
+
+    problems = workspaces_lock.check(config, workspaces_lock.read_lock())
+    if problems:
+        raise ConfigError("\n".join([f"{path}: invalid configuration ({len(problems)} problem(s))"]
+                                     + [f"  - {field}: {reason}" for field, reason in problems]))
 
 
 # --- Delivery pipeline (tooling account) ---------------------------------------------------------

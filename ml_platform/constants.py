@@ -55,6 +55,11 @@ class RolePurpose(StrEnum):
     ENDPOINT_DEPLOYER = "endpoint-deployer"
     ENDPOINT_PROXY = "endpoint-proxy"
     APIGATEWAY_CLOUDWATCH = "apigateway-cloudwatch"
+    # workspaces (Studio execution roles, one per persona)
+    PERSONA_DATA_SCIENTIST = "persona-data-scientist"
+    PERSONA_ML_ENGINEER = "persona-ml-engineer"
+    PERSONA_LABELING_ADMIN = "persona-labeling-admin"
+    PERSONA_AUDITOR = "persona-auditor"
     # delivery (tooling account)
     DELIVERY_PIPELINE = "delivery-pipeline"
     DELIVERY_SYNTH = "delivery-synth"
