@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAGEMAKER_VALIDATE_ROLE := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup synth test lint bench rehearse clean
+.PHONY: setup synth test lint bench rehearse workspaces-lock clean
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench: setup
 
 rehearse: setup
 	$(PY) scripts/rehearse.py
+
+# Record the Studio domain's create-only properties for a new workspaces.domain.version.
+workspaces-lock: setup
+	$(PY) -m ml_platform.config_sections.workspaces_lock
 
 clean:
 	rm -rf cdk.out cdk.pipeline.out .rehearsal bench_results
