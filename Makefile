@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAGEMAKER_VALIDATE_ROLE := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup synth test lint check typecheck bench rehearse clean feature-lock
+.PHONY: setup synth test lint check typecheck bench rehearse clean feature-lock workspaces-lock
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ rehearse: setup
 	# The Glue jobs run on local Spark: Java 17, installed where a fresh machine lacks it (as in `test`).
 	command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
 	$(PY) scripts/rehearse.py
+
+# Record the Studio domain's create-only properties for a new workspaces.domain.version.
+workspaces-lock: setup
+	$(PY) -m ml_platform.config_sections.workspaces_lock
 
 clean:
 	rm -rf cdk.out cdk.pipeline.out .rehearsal bench_results

@@ -27,6 +27,7 @@ from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, C
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
 from ml_platform.constructs.training.xgboost_image import XGBOOST_IMAGE_ACCOUNTS
+from ml_platform.config_sections.workspaces import WorkspacesConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -56,6 +57,7 @@ class PlatformConfig(Section):
     training: TrainingConfig = TrainingConfig()
     endpoint: EndpointConfig = EndpointConfig()
     features: FeaturesConfig = FeaturesConfig()
+    workspaces: WorkspacesConfig = WorkspacesConfig()
 
     @field_validator("region")
     @classmethod
@@ -134,11 +136,13 @@ def _validate(model: type[Section], path: Path, raw: dict[str, Any]):
 
 
 def load_config(environment: str, config_dir: Path = CONFIG_DIR, *, check_feature_lock: bool = True,
-                lock_path: Path = LOCK_FILE) -> PlatformConfig:
+                lock_path: Path = LOCK_FILE, check_locks: bool = True) -> PlatformConfig:
     """Load and validate `config/<environment>.yaml`; raise ConfigError naming file, field, reason.
 
     With `check_feature_lock`, feature groups are also checked against the committed lock file
-    (config_sections/features_lock.py): a create-only change without a version bump fails here.
+    (config_sections/features_lock.py), and with `check_locks` the Studio domain against its lock
+    (config_sections/workspaces_lock.py): a create-only change without a version bump fails here.
+    `check_locks=False` skips both (the lock writers).
     """
     path = Path(config_dir) / f"{environment}.yaml"
     raw = _read_mapping(path, f"no configuration file for environment '{environment}'")
@@ -146,13 +150,25 @@ def load_config(environment: str, config_dir: Path = CONFIG_DIR, *, check_featur
     if config.environment != environment:
         raise ConfigError(f"{path}: environment: is '{config.environment}' but the file is for "
                           f"'{environment}'")
-    if check_feature_lock and config.features.enabled:
+    if check_locks and check_feature_lock and config.features.enabled:
         problems = check(environment, config.features, config.tags.as_dict(), read_lock(lock_path))
         if problems:
             lines = [f"{path}: feature groups do not match {lock_path.name} ({len(problems)} problem(s))"]
             lines += [f"  - {field}: {reason}" for field, reason in problems]
             raise ConfigError("\n".join(lines))
+    if check_locks:
+        _check_create_only_locks(config, path)
     return config
+
+
+def _check_create_only_locks(config: PlatformConfig, path: Path) -> None:
+    """Refuse a change that CloudFormation would make by replacing a resource whose data lives on."""
+    from ml_platform.config_sections import workspaces_lock
+
+    problems = workspaces_lock.check(config, workspaces_lock.read_lock())
+    if problems:
+        raise ConfigError("\n".join([f"{path}: invalid configuration ({len(problems)} problem(s))"]
+                                     + [f"  - {field}: {reason}" for field, reason in problems]))
 
 
 # --- Delivery pipeline (tooling account) ---------------------------------------------------------

@@ -58,6 +58,11 @@ class RolePurpose(StrEnum):
     # features (one offline-store role per group besides: `feature-store-<group>`)
     FEATURE_INGESTION = "feature-ingestion"
     FEATURE_STORE_COMPACTION = "feature-store-compaction"
+    # workspaces (Studio execution roles, one per persona)
+    PERSONA_DATA_SCIENTIST = "persona-data-scientist"
+    PERSONA_ML_ENGINEER = "persona-ml-engineer"
+    PERSONA_LABELING_ADMIN = "persona-labeling-admin"
+    PERSONA_AUDITOR = "persona-auditor"
     # delivery (tooling account)
     DELIVERY_PIPELINE = "delivery-pipeline"
     DELIVERY_SYNTH = "delivery-synth"

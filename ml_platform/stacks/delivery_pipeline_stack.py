@@ -22,6 +22,7 @@ from ml_platform.constructs.delivery.delivery_pipeline import (
     harden_artifact_bucket,
 )
 from ml_platform.constructs.delivery.delivery_pipeline_nag import acknowledge_delivery_pipeline_findings
+from ml_platform.constructs.workspaces.guardrails import BoundaryPolicy
 from ml_platform.naming import Naming
 from ml_platform.stacks.base import PlatformStack
 from ml_platform.stages.platform_stage import MlPlatformStage
@@ -51,6 +52,8 @@ class DeliveryPipelineStack(PlatformStack):
         super().__init__(scope, construct_id, **kwargs)
         if len(environments) < 2:
             raise ValueError("the pipeline promotes at least two environments (the last is approval-gated)")
+        # The pipeline's own roles (CodePipeline, CodeBuild, actions) get the tooling account's boundary.
+        BoundaryPolicy(self, "PermissionsBoundary", prefix=config.name_prefix, account=config.account).apply_to(self)
         self.build_logs = BuildLogs(self, "BuildLogs", name_prefix=config.name_prefix,
                                     retention_days=config.log_retention_days)
         self.roles = DeliveryPipelineRoles(self, "Roles", naming=Naming(config.name_prefix, config.account, config.region))

@@ -10,6 +10,7 @@ from constructs import Construct
 from ml_platform.config import PlatformConfig
 from ml_platform.constants import RolePurpose
 from ml_platform.constructs.foundation.network import SecureVpc
+from ml_platform.constructs.workspaces.guardrails import PlatformGuardrails
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
 from ml_platform.stacks.base import PlatformStack
@@ -29,3 +30,7 @@ class NetworkStack(PlatformStack):
             flow_logs_role_name=naming.role_name(RolePurpose.VPC_FLOW_LOGS),
             removal_policy=removal_policy,
         )
+        # Every role's boundary and the SageMaker guardrails name the isolated subnets, so they live here.
+        self.guardrails = PlatformGuardrails(
+            self, "Guardrails", prefix=naming.prefix, account=config.account,
+            subnet_ids=[s.subnet_id for s in self.network.vpc.isolated_subnets])

@@ -7,6 +7,8 @@ from constructs import Construct
 from ml_platform.config import PlatformConfig
 from ml_platform.constants import KeyDomain, RolePurpose
 from ml_platform.constructs.features.key_users import feature_store_key_statements, feature_store_key_users
+from ml_platform.constructs.workspaces.guardrails import SageMakerGuardrailAspect
+from ml_platform.constructs.workspaces.personas import PERSONA_LAKE_KEY_USERS, PERSONA_MODELS_KEY_USERS
 from ml_platform.naming import Naming
 from ml_platform.stacks.catalog_stack import CatalogStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
@@ -18,6 +20,7 @@ from ml_platform.stacks.processing_stack import ProcessingStack
 from ml_platform.stacks.security_stack import SecurityStack
 from ml_platform.stacks.serving_stack import ServingStack
 from ml_platform.stacks.training_stack import TrainingStack
+from ml_platform.stacks.workspaces_stack import WorkspacesStack
 from ml_platform.tagging import CostAllocationTags
 
 R = RolePurpose
@@ -33,6 +36,15 @@ KEY_USERS: dict[KeyDomain, tuple[RolePurpose, ...]] = {
 }
 
 
+def key_users(config: PlatformConfig) -> dict[KeyDomain, tuple[RolePurpose, ...]]:
+    """`KEY_USERS`, plus the persona roles where workspaces are enabled (a key policy may only name
+    roles that exist)."""
+    if not config.workspaces.enabled:
+        return KEY_USERS
+    extra = {KeyDomain.MODELS: PERSONA_MODELS_KEY_USERS, KeyDomain.LAKE: PERSONA_LAKE_KEY_USERS}
+    return {domain: purposes + extra.get(domain, ()) for domain, purposes in KEY_USERS.items()}
+
+
 class MlPlatformStage(cdk.Stage):
     """Every stack of one environment, named `<Env>/<Stack>` (e.g. `Dev/Network`)."""
 
@@ -44,6 +56,10 @@ class MlPlatformStage(cdk.Stage):
         self._foundation()
         self._training_and_serving()
         self._data_platform()
+        self._workspaces()
+        # Every role of the environment: the boundary; every role SageMaker assumes: the guardrails.
+        self.network.guardrails.apply_boundary(self)
+        cdk.Aspects.of(self).add(SageMakerGuardrailAspect(self.network.guardrails.sagemaker_guardrails))
         cdk.Aspects.of(self).add(CostAllocationTags(config.tags.as_dict()))
 
     def _describe(self, what: str) -> str:
@@ -53,7 +69,7 @@ class MlPlatformStage(cdk.Stage):
         """Keys, network, lake buckets and the alert topic every capability builds on."""
         config, naming, removal, azs = self.config, self.naming, self.removal, self.config.availability_zones
         self.security = SecurityStack(self, "Security", availability_zones=azs, naming=naming,
-                                      key_users=feature_store_key_users(KEY_USERS, config.features),
+                                      key_users=feature_store_key_users(key_users(config), config.features),
                                       extra_statements=feature_store_key_statements(naming, config.features),
                                       removal_policy=removal, description=self._describe("KMS keys per data domain"))
         keys = self.security.keys
@@ -85,6 +101,22 @@ class MlPlatformStage(cdk.Stage):
             alerts_topic=self.operations.alerts_topic, removal_policy=self.removal,
             description=self._describe("model endpoint, rollout alarms and approval-driven deployer"))
         self.serving.add_stack_dependency(self.training)  # the approval rule names its model package group
+
+    def _workspaces(self) -> None:
+        """Persona roles and the Studio domain, where `workspaces.enabled`."""
+        self.workspaces: WorkspacesStack | None = None
+        if not self.config.workspaces.enabled:
+            return
+        keys = self.security.keys
+        self.workspaces = WorkspacesStack(
+            self, "Workspaces", availability_zones=self.config.availability_zones, config=self.config,
+            naming=self.naming, network=self.network.network, lake=self.data_lake.lake, models_key=keys.models,
+            lake_key=keys.lake, governance=self.catalog.governance, workgroup=self.catalog.workgroup,
+            registry=self.training.registry, training_pipeline_arn=self.training.pipeline.pipeline_arn,
+            description=self._describe("Studio domain (VPC only) and persona roles"))
+        # Lake Formation grants name the LF-tags; the personas read the catalog and the registry.
+        for stack in (self.catalog, self.training):
+            self.workspaces.add_stack_dependency(stack)
 
     def _data_platform(self) -> None:
         """Catalog (Glue + Lake Formation + Athena), then Ingestion and Processing that use it."""

@@ -35,6 +35,8 @@ def _drop_action(stage: Stage, action: str) -> int:
     edited = 0
     for _, _, resource in stage.resources("AWS::IAM::ManagedPolicy"):
         for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            if "Action" not in statement:  # a NotAction statement (the permissions boundary)
+                continue
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if action in actions:
                 statement["Action"] = [a for a in actions if a != action]

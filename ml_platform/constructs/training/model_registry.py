@@ -13,7 +13,8 @@ class ModelRegistry(Construct):
     """One `CfnModelPackageGroup` (name stable: endpoints and approval rules refer to it by name).
 
     `grant_register` lets a role (the pipeline's) create versions in this group only;
-    `grant_read` lets a deployer describe and list them.
+    `grant_read` lets a deployer describe and list them; `grant_approve` lets a role (the ML engineer
+    persona's only) approve or reject them.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, group_name: str, description: str) -> None:
@@ -33,6 +34,13 @@ class ModelRegistry(Construct):
             grantee=grantee, resource_arns=[self.group_arn, self.versions_arn],
             actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
                      "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags"])
+
+    def grant_approve(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Approve or reject versions of this group (`UpdateModelPackage`): the ML engineer's decision,
+        which the approval-driven deployer reacts to."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, resource_arns=[self.versions_arn],
+            actions=["sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage"])
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         self._acknowledge_versions(grantee)

@@ -92,7 +92,7 @@ def _sdk():
     for name in ("sagemaker", "sagemaker.config"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"sagemaker\..*")
-    import sagemaker.core.workflow.functions as functions
+    from sagemaker.core.workflow import functions
     from sagemaker.mlops.workflow import pipeline  # noqa: F401
     return functions
 
@@ -126,7 +126,9 @@ def _processor(spec: TrainingPipelineSpec, session, script: str, instance_type):
         max_runtime_in_seconds=spec.training.max_runtime_seconds,
         entrypoint=["/bin/sh", "-c", unpack, script], sagemaker_session=session,
         network_config=NetworkConfig(
-            enable_network_isolation=False,  # reads its inputs itself only through S3 endpoints
+            # SageMaker stages the inputs and uploads the outputs; the script itself needs no network
+            # (and the guardrails deny an un-isolated processing job).
+            enable_network_isolation=True,
             encrypt_inter_container_traffic=True,
             security_group_ids=[p.security_group_id], subnets=list(p.subnet_ids)))
 

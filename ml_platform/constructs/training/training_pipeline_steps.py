@@ -68,13 +68,11 @@ def register_model_step(*, name: str, group_name: str, container: InferenceConta
 
 def create_model_step(*, name: str, role_arn: str, container: InferenceContainer,
                       subnet_ids: list[str], security_group_id: str) -> Step:
-    """A SageMaker model for batch transform, placed in the VPC.
-
-    Not network-isolated: script mode fetches `SAGEMAKER_SUBMIT_DIRECTORY` from S3 (through the
-    VPC's S3 gateway endpoint; the subnets have no internet route).
-    """
+    """A SageMaker model for batch transform, placed in the VPC and network-isolated (the guardrails
+    deny any other): its inference code travels inside model.tar.gz."""
     return _JsonStep(name, StepTypeEnum.CREATE_MODEL, {
         "ExecutionRoleArn": role_arn,
+        "EnableNetworkIsolation": True,
         "PrimaryContainer": container.to_request(),
         "VpcConfig": {"SecurityGroupIds": [security_group_id], "Subnets": subnet_ids},
     }, "DescribeModelOutput")

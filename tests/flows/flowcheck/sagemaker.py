@@ -90,28 +90,67 @@ def _arn(platform: Platform, kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:{platform.region}:{platform.account}:{kind}/{name}"
 
 
+def _flag(value: Any) -> str:
+    return "true" if value is True or str(value).lower() == "true" else "false"
+
+
+def request_keys(kind: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The SageMaker condition keys a Create* request carries (Service Authorization Reference), read
+    from the request's own arguments: what the guardrail denies are evaluated on. A key the request
+    does not set is absent."""
+    keys: dict[str, Any] = {}
+    if kind == "Processing":
+        net, cluster = args.get("NetworkConfig", {}), args["ProcessingResources"]["ClusterConfig"]
+        vpc, volume, output = net.get("VpcConfig"), cluster.get("VolumeKmsKeyId"), args["ProcessingOutputConfig"].get("KmsKeyId")
+        isolation, encryption = net.get("EnableNetworkIsolation"), net.get("EnableInterContainerTrafficEncryption")
+    elif kind in ("Tuning", "Training"):
+        job = args["TrainingJobDefinition"] if kind == "Tuning" else args
+        vpc, volume = job.get("VpcConfig"), job["ResourceConfig"].get("VolumeKmsKeyId")
+        output = job["OutputDataConfig"].get("KmsKeyId")
+        isolation, encryption = job.get("EnableNetworkIsolation"), job.get("EnableInterContainerTrafficEncryption")
+    elif kind == "Model":
+        vpc, volume, output, encryption = args.get("VpcConfig"), None, None, None
+        isolation = args.get("EnableNetworkIsolation")
+    elif kind == "Transform":
+        vpc, isolation, encryption = None, None, None
+        volume, output = args["TransformResources"].get("VolumeKmsKeyId"), args["TransformOutput"].get("KmsKeyId")
+    else:
+        return keys
+    if vpc:
+        keys.update({"sagemaker:VpcSubnets": list(vpc["Subnets"]), "sagemaker:VpcSecurityGroupIds": list(vpc["SecurityGroupIds"])})
+    for key, present in (("sagemaker:VolumeKmsKey", volume), ("sagemaker:OutputKmsKey", output)):
+        if present:
+            keys[key] = present
+    for key, flag in (("sagemaker:NetworkIsolation", isolation), ("sagemaker:InterContainerTrafficEncryption", encryption)):
+        if flag is not None:
+            keys[key] = _flag(flag)
+    return keys
+
+
 def caller_checks(platform: Platform, caller: Principal, step: Mapping[str, Any]) -> list[Check]:
     """What the pipeline role needs to start one step's job."""
     args, kind = step["Arguments"], step["Type"]
     why = f"step {step['Name']}"
     if kind == "Processing":
         job = _arn(platform, "processing-job", job_name(step))
-        return [Call(caller, "sagemaker:CreateProcessingJob", job, {}, why),
+        return [Call(caller, "sagemaker:CreateProcessingJob", job, request_keys(kind, args), why),
                 pass_role(caller, args["RoleArn"], SAGEMAKER, why),
                 volume_key_grant(caller, args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"], "sagemaker",
                                  f"{why}: volume key")]
     if kind == "Tuning":
         definition = args["TrainingJobDefinition"]
         return [Call(caller, "sagemaker:CreateHyperParameterTuningJob",
-                     _arn(platform, "hyper-parameter-tuning-job", job_name(step)), {}, why),
+                     _arn(platform, "hyper-parameter-tuning-job", job_name(step)), request_keys(kind, args), why),
                 pass_role(caller, definition["RoleArn"], SAGEMAKER, why),
                 volume_key_grant(caller, definition["ResourceConfig"]["VolumeKmsKeyId"], "sagemaker",
                                  f"{why}: volume key")]
     if kind == "Model":
-        return [Call(caller, "sagemaker:CreateModel", _arn(platform, "model", job_name(step)), {}, why),
+        return [Call(caller, "sagemaker:CreateModel", _arn(platform, "model", job_name(step)), request_keys(kind, args),
+                     why),
                 pass_role(caller, args["ExecutionRoleArn"], SAGEMAKER, why)]
     if kind == "Transform":
-        return [Call(caller, "sagemaker:CreateTransformJob", _arn(platform, "transform-job", job_name(step)), {}, why),
+        return [Call(caller, "sagemaker:CreateTransformJob", _arn(platform, "transform-job", job_name(step)),
+                     request_keys(kind, args), why),
                 volume_key_grant(caller, args["TransformResources"]["VolumeKmsKeyId"], "sagemaker",
                                  f"{why}: volume key")]
     if kind == "RegisterModel":
