@@ -28,11 +28,12 @@ from constructs import Construct
 from ml_platform import nag
 from ml_platform.config_sections.features import StreamIngestionConfig
 from ml_platform.constants import RolePurpose
-from ml_platform.constructs.data.stream import VpcFunction
 from ml_platform.constructs.features.feature_group import FeatureGroup
 from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
 from ml_platform.grant_acknowledgments import acknowledge_grants
 from ml_platform.naming import Naming
+from ml_platform.paths import LAMBDA_ROOT
 
 # Lambda's limit for all environment variables together is 4 KB.
 MAX_TARGETS_BYTES = 3500
@@ -72,9 +73,11 @@ class StreamIngestion(Construct):
                                  assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                                  description="Feature ingestion Lambda: Kinesis events -> Feature Store PutRecord")
         self.function = VpcFunction(
-            self, "Ingest", folder="feature_ingestion", handler="handler.handler", role=self.role, vpc=vpc,
-            subnets=subnets, security_group=security_group, reserved_concurrency=settings.reserved_concurrency,
-            queue_key=streaming_key, logs_key=logs_key, log_retention=log_retention, removal_policy=removal_policy,
+            self, "Ingest", asset=LAMBDA_ROOT / "feature_ingestion", role=self.role,
+            placement=FunctionPlacement(vpc=vpc, subnets=subnets, security_group=security_group),
+            reserved_concurrency=settings.reserved_concurrency, environment_key=streaming_key,
+            # Polled by an event source mapping (its own on-failure queue below), never invoked asynchronously.
+            async_failures=None, logs_key=logs_key, log_retention=log_retention, removal_policy=removal_policy,
             timeout=cdk.Duration.seconds(settings.timeout_seconds), memory_size=settings.memory_mb,
             environment={"FEATURE_TARGETS": targets, "DEAD_LETTER_QUEUE_URL": self.dead_letters.queue_url,
                          "MAX_ATTEMPTS": str(settings.max_put_attempts), "LOG_LEVEL": "INFO"},
