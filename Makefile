@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAGEMAKER_VALIDATE_ROLE := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup synth test lint bench rehearse clean
+.PHONY: setup synth test lint bench rehearse rehearse-labeling clean
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench: setup
 
 rehearse: setup
 	$(PY) scripts/rehearse.py
+
+# Active learning on a bundled scikit-learn dataset with simulated annotators; figures in .rehearsal/labeling/.
+# Options pass through, e.g. make rehearse-labeling LABELING_ARGS="--dataset synthetic --target-accuracy 0.97".
+rehearse-labeling: setup
+	$(PY) scripts/rehearse_labeling.py $(LABELING_ARGS)
 
 clean:
 	rm -rf cdk.out cdk.pipeline.out .rehearsal bench_results

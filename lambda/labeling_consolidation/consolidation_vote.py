@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_ANSWER_FIELD = "category"
+ANSWER_KEY = DEFAULT_ANSWER_FIELD
 
 
 class PayloadError(ValueError):

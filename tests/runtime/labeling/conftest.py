@@ -3,6 +3,7 @@ bucket holding the consolidation payload where the recorded request points."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -12,6 +13,12 @@ from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "tests" / "events"
+
+# The asset folders as Lambda puts them on sys.path, and the local loop that plays the state machine.
+for folder in (ROOT / "lambda" / "labeling_active_learning", ROOT / "lambda" / "labeling_consolidation",
+               ROOT / "scripts" / "active_learning"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 
 @pytest.fixture(scope="session")
