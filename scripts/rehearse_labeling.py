@@ -24,7 +24,8 @@ for folder in (REPO / "scripts" / "active_learning", REPO / "lambda" / "labeling
     sys.path.insert(0, str(folder))
 
 from al_annotators import SimulatedWorkforce, WorkforceSettings  # noqa: E402
-from al_loop import LoopSettings, run_loop  # noqa: E402
+from active_learning_steps import RunSettings  # noqa: E402
+from al_loop import run_loop  # noqa: E402
 from al_report import print_tables, summarize, write_outputs  # noqa: E402
 
 DATASETS = ("digits", "breast_cancer", "wine", "synthetic")
@@ -68,9 +69,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     features, truth, classes = load_dataset(args.dataset, args.seed)
-    loop = LoopSettings(target_accuracy=args.target_accuracy, confidence_level=args.confidence_level,
-                        initial_batch=args.initial_batch, batch_size=args.batch_size,
-                        human_task_budget=args.human_task_budget, max_rounds=args.max_rounds, seed=args.seed)
+    loop = RunSettings(classes=tuple(classes), target_accuracy=args.target_accuracy,
+                       confidence_level=args.confidence_level, initial_batch=args.initial_batch,
+                       batch_size=args.batch_size, human_task_budget=args.human_task_budget,
+                       workers_per_object=args.workers_per_object, max_rounds=args.max_rounds, seed=args.seed)
     crowd = WorkforceSettings(workers=args.workers, workers_per_object=args.workers_per_object,
                               accuracy=args.annotator_accuracy, disagreement=args.annotator_disagreement,
                               no_answer_rate=args.no_answer_rate, malformed_rate=args.malformed_rate,
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dataset {args.dataset}: {len(truth)} objects, {len(classes)} classes; annotators "
           f"{crowd.workers_per_object} per object at accuracy {crowd.accuracy} +- {crowd.disagreement}")
     started = time.perf_counter()
-    result = run_loop(features, truth, classes, SimulatedWorkforce(crowd, classes), loop, args.out / "work")
+    result = run_loop(features, truth, SimulatedWorkforce(crowd, classes), loop, args.out / "work")
     totals = summarize(result, truth, crowd.workers_per_object, loop.target_accuracy)
     totals["seconds"] = round(time.perf_counter() - started, 1)
     print_tables(result, totals)

@@ -5,7 +5,8 @@ the state machine's Lambda step and in the local rehearsal).
   (binary:logistic gives P(class 1); multi:softprob gives one probability per class).
 - `calibrate_threshold`: the lowest confidence threshold at which the model's labels on a held-out,
   human-labeled slice reach the target accuracy, judged by a one-sided Wilson lower bound rather than
-  the raw fraction, so a small slice cannot talk the threshold down by luck.
+  the raw fraction (so a small slice cannot talk the threshold down by luck), and also on the band of
+  held-out objects just above the threshold (what is left to label sits mostly there).
 - `split_by_threshold` / `choose_human_batch`: accept what clears the threshold; of the rest, send the
   least confident to humans (they teach the model most), plus a random share that joins the held-out
   slice, so calibration keeps seeing objects drawn like the ones the model labels.
@@ -14,6 +15,7 @@ the state machine's Lambda step and in the local rehearsal).
 """
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from dataclasses import dataclass
@@ -79,8 +81,21 @@ def wilson_lower_bound(correct: int, total: int, confidence_level: float) -> flo
 
 
 def calibrate_threshold(confidences: Sequence[float], correct: Sequence[bool], target_accuracy: float,
-                        confidence_level: float = 0.9, min_covered: int = 10) -> Calibration:
-    """The lowest threshold whose covered held-out objects have a lower bound >= target_accuracy."""
+                        confidence_level: float = 0.9, min_covered: int = 10, band: int = 20,
+                        pool_confidences: Sequence[float] | None = None) -> Calibration:
+    """The lowest threshold at which the held-out slice shows the target accuracy, twice over.
+
+    Scanning down from the most confident: (1) the Wilson lower bound of the accuracy of every
+    held-out object at or above the threshold must reach the target, and (2) so must the plain
+    accuracy of the `band` least confident of them, the ones just above the threshold. (2) matters
+    because the pool left to label is mostly objects near the threshold (the confident ones were
+    accepted in earlier rounds), while the slice also holds many easy ones: an average over the
+    whole slice would overstate the accuracy of what is accepted now. The scan stops at the first
+    band below target (accuracy falls with confidence, so lower thresholds only get worse).
+    With `pool_confidences`, (3): the accuracy expected on the pool objects that the threshold
+    accepts, each valued at the accuracy of the `band` held-out objects nearest in confidence, must
+    reach the target too, which weights the slice as the pool is distributed.
+    """
     if len(confidences) != len(correct):
         raise ValueError("confidences and correct differ in length")
     if not 0.0 < target_accuracy < 1.0:
@@ -93,10 +108,38 @@ def calibrate_threshold(confidences: Sequence[float], correct: Sequence[bool], t
         covered = index + 1
         if covered < len(ranked) and ranked[covered][0] == confidence:
             continue  # a threshold cannot split equal confidences
+        if covered < min_covered:
+            continue
+        window = ranked[max(0, covered - band):covered]
+        if sum(bool(w[1]) for w in window) < target_accuracy * len(window):
+            break
         bound = wilson_lower_bound(hits, covered, confidence_level)
-        if covered >= min_covered and bound >= target_accuracy:
+        if bound >= target_accuracy and (
+                pool_confidences is None
+                or _expected_pool_accuracy(ranked, pool_confidences, confidence, band) >= target_accuracy):
             best = Calibration(confidence, len(ranked), covered, hits / covered, bound)
     return best
+
+
+def _expected_pool_accuracy(ranked: list[tuple[float, bool]], pool: Sequence[float], threshold: float,
+                            band: int) -> float:
+    """Mean, over pool objects at or above `threshold`, of the held-out accuracy among the `band`
+    held-out objects nearest to each in confidence (1.0 when the threshold accepts nothing)."""
+    ascending = ranked[::-1]
+    keys = [c for c, _ok in ascending]
+    prefix = [0]
+    for _c, ok in ascending:
+        prefix.append(prefix[-1] + bool(ok))
+    k = min(band, len(ascending))
+    total, count = 0.0, 0
+    for c in pool:
+        if c < threshold:
+            continue
+        # the k-wide window of held-out confidences around c, clamped to the slice's ends
+        start = min(max(0, bisect.bisect_left(keys, c) - k // 2), len(ascending) - k)
+        total += (prefix[start + k] - prefix[start]) / k
+        count += 1
+    return total / count if count else 1.0
 
 
 def split_by_threshold(predictions: Mapping[str, tuple[str, float]], threshold: float | None

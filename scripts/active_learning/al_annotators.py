@@ -16,9 +16,6 @@ import numpy as np
 
 from consolidation_vote import ANSWER_KEY, ConsolidationRequest, consolidate
 
-LABEL_ATTRIBUTE = "label"
-
-
 @dataclass(frozen=True)
 class WorkforceSettings:
     """How the simulated private workforce behaves (all seeded)."""
@@ -57,18 +54,19 @@ class SimulatedWorkforce:
                           "annotations": annotations})
         return items
 
-    def label(self, object_ids: Sequence[str], truth: Sequence[str], per_object: int | None = None
-              ) -> dict[str, tuple[str | None, float, int]]:
-        """object id -> (consolidated label or None, confidence, malformed annotations); `per_object`
-        workers answer each object (default: the workforce's `workers_per_object`)."""
-        request = ConsolidationRequest(LABEL_ATTRIBUTE, "s3://simulated/payload.json", tuple(self.classes), None)
-        response, _problems = consolidate(self.payload(object_ids, truth, per_object), request, ANSWER_KEY)
-        out = {}
-        for entry in response:
-            result = entry["consolidatedAnnotation"]["content"][LABEL_ATTRIBUTE]
-            out[entry["datasetObjectId"]] = (result["label"], result["confidence"],
-                                             len(result["malformedAnnotations"]))
-        return out
+    def labeling_job(self, manifest: str, truth: dict[str, str], per_object: int, label_attribute: str,
+                     job_name: str) -> str:
+        """A labeling job on an input manifest: the output manifest Ground Truth writes, each input line
+        plus `<label_attribute>` (the consolidation function's content) and its `-metadata`."""
+        lines = [json.loads(line) for line in manifest.splitlines() if line.strip()]
+        ids = [str(line["object-id"]) for line in lines]
+        request = ConsolidationRequest(label_attribute, "s3://simulated/payload.json", tuple(self.classes), None)
+        response, _problems = consolidate(self.payload(ids, [truth[i] for i in ids], per_object), request, ANSWER_KEY)
+        by_id = {r["datasetObjectId"]: r["consolidatedAnnotation"]["content"][label_attribute] for r in response}
+        metadata = {"job-name": f"labeling-job/{job_name}", "type": "groundtruth/custom",
+                    "human-annotated": "yes", "creation-date": "2026-12-01T00:00:00.000000"}
+        return "".join(json.dumps(line | {label_attribute: by_id[i], f"{label_attribute}-metadata": metadata}) + "\n"
+                       for line, i in zip(lines, ids))
 
     def _answer(self, worker: int, true_label: str) -> str:
         s = self.settings

@@ -8,8 +8,9 @@ from sklearn.datasets import make_classification
 
 import al_model
 from active_learning_select import HUMAN, MODEL
+from active_learning_steps import RunSettings
 from al_annotators import SimulatedWorkforce, WorkforceSettings
-from al_loop import LoopSettings, run_loop
+from al_loop import run_loop
 
 CLASSES = ["0", "1"]
 
@@ -25,14 +26,17 @@ def test_loop_labels_everything_and_model_labels_meet_the_target(dataset, tmp_pa
     # GIVEN 700 objects, 3 annotators per object at 90%, and a 95% target
     x, truth = dataset
     crowd = SimulatedWorkforce(WorkforceSettings(seed=5), CLASSES)
-    settings = LoopSettings(target_accuracy=0.95, initial_batch=150, batch_size=120, max_rounds=4, num_round=40)
+    settings = RunSettings(classes=tuple(CLASSES), target_accuracy=0.95, initial_batch=150, batch_size=120,
+                           max_rounds=4)
     # WHEN the loop runs
-    result = run_loop(x, truth, CLASSES, crowd, settings, tmp_path)
+    result = run_loop(x, truth, crowd, settings, tmp_path, num_round=40)
     # THEN every object ends with one label, the model labelled a share of them at the target or better,
     auto = {i: r for i, r in result.labels.items() if r.source == MODEL}
     assert result.stopped_because == "every object labeled" and len(result.labels) == len(truth)
     assert len(auto) >= 0.3 * len(truth)
     assert sum(r.label == truth[int(i)] for i, r in auto.items()) / len(auto) >= 0.95
+    # every round's accepted labels meet it too (not just the average),
+    assert all(r.auto_correct >= 0.95 * r.auto_labeled for r in result.rounds)
     # every accepted label cleared its round's calibrated threshold,
     thresholds = {r.round: r.threshold for r in result.rounds}
     assert all(r.confidence >= thresholds[r.round] for r in auto.values())
@@ -44,9 +48,10 @@ def test_loop_labels_everything_and_model_labels_meet_the_target(dataset, tmp_pa
 def test_loop_stops_when_the_budget_is_spent(dataset, tmp_path):
     x, truth = dataset
     crowd = SimulatedWorkforce(WorkforceSettings(seed=5), CLASSES)
-    settings = LoopSettings(initial_batch=100, batch_size=100, human_task_budget=400, max_rounds=5, num_round=20)
-    result = run_loop(x, truth, CLASSES, crowd, settings, tmp_path)
-    assert result.stopped_because == "human-task budget spent" and crowd.tasks_done <= 400
+    settings = RunSettings(classes=tuple(CLASSES), initial_batch=60, batch_size=60, human_task_budget=300,
+                           max_rounds=5)
+    result = run_loop(x, truth, crowd, settings, tmp_path, num_round=20)
+    assert result.stopped_because == "human-task budget spent" and crowd.tasks_done <= 300
     assert len(result.labels) < len(truth)  # what is left stays unlabeled, not guessed
 
 
