@@ -22,6 +22,7 @@ from ml_platform.config_sections.base import (
 from ml_platform.config_sections.data import AnalyticsConfig, EtlConfig, StreamingConfig
 from ml_platform.config_sections.delivery import PipelineConfig
 from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, CostTags, DataLakeConfig, NetworkConfig
+from ml_platform.config_sections.labeling import LabelingConfig
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
 
@@ -52,6 +53,7 @@ class PlatformConfig(Section):
     analytics: AnalyticsConfig = AnalyticsConfig()
     training: TrainingConfig = TrainingConfig()
     endpoint: EndpointConfig = EndpointConfig()
+    labeling: LabelingConfig = LabelingConfig()
 
     @model_validator(mode="after")
     def _prod_keeps_data(self) -> "PlatformConfig":

@@ -9,6 +9,8 @@ from ml_platform.naming import Naming
 from ml_platform.stacks.catalog_stack import CatalogStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
 from ml_platform.stacks.ingestion_stack import IngestionStack
+from ml_platform.stacks.labeling_stack import LAKE_KEY_USERS as LABELING_LAKE_KEY_USERS
+from ml_platform.stacks.labeling_stack import LabelingStack
 from ml_platform.stacks.network_stack import NetworkStack
 from ml_platform.stacks.operations_stack import OperationsStack
 from ml_platform.stacks.processing_stack import ProcessingStack
@@ -38,7 +40,10 @@ class MlPlatformStage(cdk.Stage):
         naming = Naming.of(config)
         removal = cdk.RemovalPolicy.DESTROY if config.destroy_on_delete else cdk.RemovalPolicy.RETAIN
         azs = config.availability_zones
-        self.security = SecurityStack(self, "Security", availability_zones=azs, naming=naming, key_users=KEY_USERS,
+        key_users = dict(KEY_USERS)
+        if config.labeling.enabled:  # a key policy may only name roles that exist
+            key_users["lake"] = key_users["lake"] + LABELING_LAKE_KEY_USERS
+        self.security = SecurityStack(self, "Security", availability_zones=azs, naming=naming, key_users=key_users,
                                       removal_policy=removal,
                                       description=f"{naming.prefix}: KMS keys per data domain")
         keys = self.security.keys
@@ -69,6 +74,14 @@ class MlPlatformStage(cdk.Stage):
                 description=f"{naming.prefix}: model endpoint, rollout alarms and approval-driven deployer")
             self.serving.add_stack_dependency(self.training)  # the approval rule names its model package group
         self._data_platform(config, naming, removal)
+        self.labeling = None
+        if config.labeling.enabled:
+            self.labeling = LabelingStack(
+                self, "Labeling", availability_zones=azs, config=config, naming=naming, network=self.network.network,
+                lake_key=keys["lake"].key, logs_key=keys["logs"].key, alerts_topic=self.operations.alerts_topic,
+                removal_policy=removal,
+                description=f"{naming.prefix}: Ground Truth private workforce, labeling jobs and active learning")
+            self.labeling.add_stack_dependency(self.data_lake)  # buckets are named, not exported
         cdk.Aspects.of(self).add(CostAllocationTags(config.tags.as_dict()))
 
     def _data_platform(self, config: PlatformConfig, naming: Naming, removal: cdk.RemovalPolicy) -> None:

@@ -70,6 +70,26 @@ def render_worker_template(schema: dict[str, Any], label_field: str, *, title: s
 """
 
 
+def render_built_in_template(task: str) -> str:
+    """The worker template of a built-in task type; the categories come from the job's label
+    category file (PRE-* functions put them in `task.input.labels`)."""
+    if task == "text-classification":
+        element = ('<crowd-classifier name="crowd-classifier" categories="{{ task.input.labels | to_json | escape }}" '
+                   'header="Choose the best category">\n    <classification-target>{{ task.input.taskObject }}'
+                   '</classification-target>\n  </crowd-classifier>')
+    elif task == "image-classification":
+        element = ('<crowd-image-classifier name="crowd-image-classifier" '
+                   'src="{{ task.input.taskObject | grant_read_access }}" header="Choose the best category" '
+                   'categories="{{ task.input.labels | to_json | escape }}"></crowd-image-classifier>')
+    elif task == "bounding-box":
+        element = ('<crowd-bounding-box name="boundingBox" src="{{ task.input.taskObject | grant_read_access }}" '
+                   'header="Draw a box around each object" labels="{{ task.input.labels | to_json | escape }}">'
+                   '</crowd-bounding-box>')
+    else:
+        raise TemplateError(f"no built-in template for task type {task!r}")
+    return f'<script src="{CROWD_ELEMENTS_JS}"></script>\n<crowd-form>\n  {element}\n</crowd-form>\n'
+
+
 def _row(spec: dict[str, Any]) -> str:
     name = spec["name"]
     tip = html.escape(f"{spec['type']}: {spec.get('comment', '')}".strip())

@@ -94,7 +94,7 @@ def test_transform_output_that_does_not_match_its_input_is_refused(al_handler, s
 
 
 @pytest.mark.parametrize("change, reason", [
-    ({"action": "train"}, "action must be prepare, select or merge"),
+    ({"action": "train"}, "action must be prepare, select, merge or export"),
     ({"settings": {"classes": ["1"]}}, "settings.classes"),
     ({"settings": {"classes": ["0", "1"], "target_acuracy": 0.9}}, "unknown field"),
     ({"run": {"bucket": BUCKET}}, "run.bucket and run.prefix"),
