@@ -6,6 +6,7 @@ the active-learning state machine. An account has at most one private workforce 
 CreateWorkforce fails if one exists: set `existing_workforce_name` (and `existing_workteam_arn`)
 to use those instead of creating them.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,14 +46,18 @@ class ActiveLearningConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ActiveLearningConfig":
+    def _consistent(self) -> ActiveLearningConfig:
         if self.held_out_workers_per_object < self.workers_per_object:
-            raise ValueError("held_out_workers_per_object: the held-out slice measures accuracy, so it needs at "
-                             "least as many workers per object as the rest (workers_per_object)")
+            raise ValueError(
+                "held_out_workers_per_object: the held-out slice measures accuracy, so it needs at "
+                "least as many workers per object as the rest (workers_per_object)"
+            )
         cheapest_round = self.initial_batch * self.held_out_workers_per_object
         if self.human_task_budget is not None and self.human_task_budget < cheapest_round:
-            raise ValueError(f"human_task_budget: {self.human_task_budget} tasks cannot pay for the first batch "
-                             f"(initial_batch x held_out_workers_per_object = {cheapest_round})")
+            raise ValueError(
+                f"human_task_budget: {self.human_task_budget} tasks cannot pay for the first batch "
+                f"(initial_batch x held_out_workers_per_object = {cheapest_round})"
+            )
         return self
 
 
@@ -82,12 +87,13 @@ class LabelingConfig(Section):
     @classmethod
     def _workteam(cls, value: str | None) -> str | None:
         if value is not None and not _WORKTEAM_ARN.match(value):
-            raise ValueError("not a private workteam ARN (arn:aws:sagemaker:<region>:<account>:"
-                             "workteam/private-crowd/<name>)")
+            raise ValueError(
+                "not a private workteam ARN (arn:aws:sagemaker:<region>:<account>:workteam/private-crowd/<name>)"
+            )
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "LabelingConfig":
+    def _consistent(self) -> LabelingConfig:
         if self.existing_workteam_arn and not self.existing_workforce_name:
             raise ValueError("existing_workteam_arn belongs to an existing workforce: set existing_workforce_name too")
         if not self.workteam_groups and not self.existing_workteam_arn:

@@ -4,6 +4,7 @@ Values ending in `.$` keys are JSONPath or intrinsic expressions over the launch
 defaults are merged in); everything else is fixed at synth. `tests/infra/test_labeling_requests.py`
 renders these with sample inputs and checks them against botocore's SageMaker service model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ class JobSettings:
     region: str
     role_arn: str
     workteam_arn: str
-    output_uri: str          # s3://<curated>/labeled/jobs
-    jobs_prefix_uri: str     # same place: where templates and category files are written per job
+    output_uri: str  # s3://<curated>/labeled/jobs
+    jobs_prefix_uri: str  # same place: where templates and category files are written per job
     kms_key_arn: str
     pre_annotation_arn: str
     consolidation_arn: str
@@ -76,8 +77,11 @@ def create_labeling_job_parameters(settings: JobSettings, task: str, *, automate
             "LabelingJobAlgorithmSpecificationArn": built_in.algorithm_arn(settings.region),
             "LabelingJobResourceConfig": {
                 "VolumeKmsKeyId": settings.kms_key_arn,
-                "VpcConfig": {"SecurityGroupIds": list(settings.security_group_ids),
-                              "Subnets": list(settings.subnet_ids)}},
+                "VpcConfig": {
+                    "SecurityGroupIds": list(settings.security_group_ids),
+                    "Subnets": list(settings.subnet_ids),
+                },
+            },
         }
     return request
 

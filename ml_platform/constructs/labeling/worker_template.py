@@ -6,6 +6,7 @@ are the schema's fields in schema order, minus the label field; the choices are 
 `allowed` values. So a field added to the schema appears in the task without editing any HTML, and
 the template reads exactly what the pre-annotation function puts in `task.input.record`.
 """
+
 from __future__ import annotations
 
 import html
@@ -56,7 +57,8 @@ def render_worker_template(schema: dict[str, Any], label_field: str, *, title: s
 {rows}
       </table>
       {{% else %}}
-      <p>Record stored at <a href="{{{{ task.input.taskObject | grant_read_access }}}}" target="_blank">this link</a>.</p>
+      <p>Record stored at
+        <a href="{{{{ task.input.taskObject | grant_read_access }}}}" target="_blank">this link</a>.</p>
       {{% endif %}}
     </classification-target>
     <short-instructions>{guidance}</short-instructions>
@@ -74,17 +76,23 @@ def render_built_in_template(task: str) -> str:
     """The worker template of a built-in task type; the categories come from the job's label
     category file (PRE-* functions put them in `task.input.labels`)."""
     if task == "text-classification":
-        element = ('<crowd-classifier name="crowd-classifier" categories="{{ task.input.labels | to_json | escape }}" '
-                   'header="Choose the best category">\n    <classification-target>{{ task.input.taskObject }}'
-                   '</classification-target>\n  </crowd-classifier>')
+        element = (
+            '<crowd-classifier name="crowd-classifier" categories="{{ task.input.labels | to_json | escape }}" '
+            'header="Choose the best category">\n    <classification-target>{{ task.input.taskObject }}'
+            "</classification-target>\n  </crowd-classifier>"
+        )
     elif task == "image-classification":
-        element = ('<crowd-image-classifier name="crowd-image-classifier" '
-                   'src="{{ task.input.taskObject | grant_read_access }}" header="Choose the best category" '
-                   'categories="{{ task.input.labels | to_json | escape }}"></crowd-image-classifier>')
+        element = (
+            '<crowd-image-classifier name="crowd-image-classifier" '
+            'src="{{ task.input.taskObject | grant_read_access }}" header="Choose the best category" '
+            'categories="{{ task.input.labels | to_json | escape }}"></crowd-image-classifier>'
+        )
     elif task == "bounding-box":
-        element = ('<crowd-bounding-box name="boundingBox" src="{{ task.input.taskObject | grant_read_access }}" '
-                   'header="Draw a box around each object" labels="{{ task.input.labels | to_json | escape }}">'
-                   '</crowd-bounding-box>')
+        element = (
+            '<crowd-bounding-box name="boundingBox" src="{{ task.input.taskObject | grant_read_access }}" '
+            'header="Draw a box around each object" labels="{{ task.input.labels | to_json | escape }}">'
+            "</crowd-bounding-box>"
+        )
     else:
         raise TemplateError(f"no built-in template for task type {task!r}")
     return f'<script src="{CROWD_ELEMENTS_JS}"></script>\n<crowd-form>\n  {element}\n</crowd-form>\n'
@@ -93,8 +101,10 @@ def render_built_in_template(task: str) -> str:
 def _row(spec: dict[str, Any]) -> str:
     name = spec["name"]
     tip = html.escape(f"{spec['type']}: {spec.get('comment', '')}".strip())
-    return (f'        <tr data-field="{html.escape(name)}"><th title="{tip}">{html.escape(name)}</th>'
-            f"<td>{{{{ task.input.record.{name} | escape }}}}</td></tr>")
+    return (
+        f'        <tr data-field="{html.escape(name)}"><th title="{tip}">{html.escape(name)}</th>'
+        f"<td>{{{{ task.input.record.{name} | escape }}}}</td></tr>"
+    )
 
 
 def load_event_schema(path: Path = EVENT_SCHEMA_PATH) -> dict[str, Any]:

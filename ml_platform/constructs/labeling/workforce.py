@@ -18,6 +18,7 @@ settings plus the portal URLs read from the workforce's SubDomain attribute. Its
 every client setting, so each change of the client also re-runs it, right after CloudFormation's
 update of the client; an unchanged client is never touched by either.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -44,13 +45,29 @@ PLACEHOLDER_LOGOUT = "https://localhost/logout"
 class PrivateWorkforce(Construct):
     """Cognito-backed private workforce and its workteam; `workteam_arn` is what jobs name."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name: str, groups: Sequence[str],
-                 topic_key: kms.IKey, logs_key: kms.IKey, log_retention: logs.RetentionDays,
-                 restore_role_name: str, removal_policy: cdk.RemovalPolicy,
-                 existing_workforce_name: str | None = None, existing_workteam_arn: str | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        groups: Sequence[str],
+        topic_key: kms.IKey,
+        logs_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        restore_role_name: str,
+        removal_policy: cdk.RemovalPolicy,
+        existing_workforce_name: str | None = None,
+        existing_workteam_arn: str | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.notification_topic = sns.Topic(self, "WorkerNotifications", master_key=topic_key, enforce_ssl=True,
-                                            display_name=f"{name} labeling tasks for workers")
+        self.notification_topic = sns.Topic(
+            self,
+            "WorkerNotifications",
+            master_key=topic_key,
+            enforce_ssl=True,
+            display_name=f"{name} labeling tasks for workers",
+        )
         self.user_pool: cognito.UserPool | None = None
         self.workforce: sagemaker.CfnWorkforce | None = None
         workforce_name = existing_workforce_name or name
@@ -63,70 +80,120 @@ class PrivateWorkforce(Construct):
             self.workteam_arn = existing_workteam_arn
         else:
             if self.user_pool is None:
-                raise ValueError("a new workteam on an existing workforce needs that workforce's Cognito "
-                                 "pool: name an existing_workteam_arn as well")
+                raise ValueError(
+                    "a new workteam on an existing workforce needs that workforce's Cognito "
+                    "pool: name an existing_workteam_arn as well"
+                )
             self._workteam(name, workforce_name, groups)
 
     def _cognito(self, name: str, removal_policy: cdk.RemovalPolicy) -> None:
         pool = cognito.UserPool(
-            self, "UserPool", self_sign_up_enabled=False, sign_in_aliases=cognito.SignInAliases(email=True),
-            mfa=cognito.Mfa.REQUIRED, mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            self,
+            "UserPool",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             password_policy=cognito.PasswordPolicy(
-                min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True,
-                require_symbols=True, temp_password_validity=cdk.Duration.days(1)),
+                min_length=12,
+                require_digits=True,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_symbols=True,
+                temp_password_validity=cdk.Duration.days(1),
+            ),
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
-            deletion_protection=removal_policy is cdk.RemovalPolicy.RETAIN, removal_policy=removal_policy)
+            deletion_protection=removal_policy is cdk.RemovalPolicy.RETAIN,
+            removal_policy=removal_policy,
+        )
         self.user_pool = pool
-        self.domain = pool.add_domain("Domain", cognito_domain=cognito.CognitoDomainOptions(
-            domain_prefix=f"{name}-labeling"))
+        self.domain = pool.add_domain(
+            "Domain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=f"{name}-labeling")
+        )
         self.client = pool.add_client(
-            "PortalClient", generate_secret=True, prevent_user_existence_errors=True,
+            "PortalClient",
+            generate_secret=True,
+            prevent_user_existence_errors=True,
             auth_flows=cognito.AuthFlow(user_srp=True),
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(authorization_code_grant=True, implicit_code_grant=True),
                 scopes=[cognito.OAuthScope.EMAIL, cognito.OAuthScope.OPENID, cognito.OAuthScope.PROFILE],
-                callback_urls=[PLACEHOLDER_CALLBACK], logout_urls=[PLACEHOLDER_LOGOUT]),
-            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO])
-        nag.acknowledge(pool, "AwsSolutions-COG2",
-                        "MFA is REQUIRED (TOTP) on this pool; the rule reads the L2's advanced MFA options")
+                callback_urls=[PLACEHOLDER_CALLBACK],
+                logout_urls=[PLACEHOLDER_LOGOUT],
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+        )
+        nag.acknowledge(
+            pool,
+            "AwsSolutions-COG2",
+            "MFA is REQUIRED (TOTP) on this pool; the rule reads the L2's advanced MFA options",
+        )
 
     def _workforce(self, name: str) -> None:
         assert self.user_pool is not None
         self.workforce = sagemaker.CfnWorkforce(
-            self, "Workforce", workforce_name=name,
+            self,
+            "Workforce",
+            workforce_name=name,
             cognito_config=sagemaker.CfnWorkforce.CognitoConfigProperty(
-                client_id=self.client.user_pool_client_id, user_pool=self.user_pool.user_pool_id))
+                client_id=self.client.user_pool_client_id, user_pool=self.user_pool.user_pool_id
+            ),
+        )
         self.workforce.node.add_dependency(self.domain)  # the portal signs in through this domain
 
-    def _restore_portal_urls(self, role_name: str, logs_key: kms.IKey, log_retention: logs.RetentionDays,
-                             removal_policy: cdk.RemovalPolicy) -> None:
+    def _restore_portal_urls(
+        self, role_name: str, logs_key: kms.IKey, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
+    ) -> None:
         assert self.user_pool is not None and self.workforce is not None
         portal = f"https://{self.workforce.attr_sub_domain}"
         client_settings = {
-            "UserPoolId": self.user_pool.user_pool_id, "ClientId": self.client.user_pool_client_id,
-            "AllowedOAuthFlows": ["code", "implicit"], "AllowedOAuthScopes": list(OAUTH_SCOPES),
-            "AllowedOAuthFlowsUserPoolClient": True, "SupportedIdentityProviders": ["COGNITO"],
+            "UserPoolId": self.user_pool.user_pool_id,
+            "ClientId": self.client.user_pool_client_id,
+            "AllowedOAuthFlows": ["code", "implicit"],
+            "AllowedOAuthScopes": list(OAUTH_SCOPES),
+            "AllowedOAuthFlowsUserPoolClient": True,
+            "SupportedIdentityProviders": ["COGNITO"],
             "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             "PreventUserExistenceErrors": "ENABLED",
-            "CallbackURLs": [f"{portal}/oauth2/idpresponse"], "LogoutURLs": [f"{portal}/logout"],
+            "CallbackURLs": [f"{portal}/oauth2/idpresponse"],
+            "LogoutURLs": [f"{portal}/logout"],
         }
-        role = PlatformRole(self, "RestoreRole", role_name=role_name,
-                            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                            description="Puts the labeling portal's URLs back on the workforce's app client")
-        log_group = logs.LogGroup(self, "RestoreLogs", encryption_key=logs_key, retention=log_retention,
-                                  removal_policy=removal_policy)
-        call = cr.AwsSdkCall(service="CognitoIdentityServiceProvider", action="updateUserPoolClient",
-                             parameters=client_settings,
-                             physical_resource_id=cr.PhysicalResourceId.of(self.client.user_pool_client_id))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="RestorePortalUrls", actions=["cognito-idp:UpdateUserPoolClient"],
-            resources=[self.user_pool.user_pool_arn]))
+        role = PlatformRole(
+            self,
+            "RestoreRole",
+            role_name=role_name,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Puts the labeling portal's URLs back on the workforce's app client",
+        )
+        log_group = logs.LogGroup(
+            self, "RestoreLogs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
+        )
+        call = cr.AwsSdkCall(
+            service="CognitoIdentityServiceProvider",
+            action="updateUserPoolClient",
+            parameters=client_settings,
+            physical_resource_id=cr.PhysicalResourceId.of(self.client.user_pool_client_id),
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RestorePortalUrls",
+                actions=["cognito-idp:UpdateUserPoolClient"],
+                resources=[self.user_pool.user_pool_arn],
+            )
+        )
         log_group.grant_write(role)
         self.restore = cr.AwsCustomResource(
-            self, "RestorePortalUrls", on_create=call, on_update=call, role=role, log_group=log_group,
-            install_latest_aws_sdk=False, timeout=cdk.Duration.minutes(2))
+            self,
+            "RestorePortalUrls",
+            on_create=call,
+            on_update=call,
+            role=role,
+            log_group=log_group,
+            install_latest_aws_sdk=False,
+            timeout=cdk.Duration.minutes(2),
+        )
         self.restore.node.add_dependency(self.workforce, self.client)
         _acknowledge_restore(self, role)
 
@@ -134,17 +201,33 @@ class PrivateWorkforce(Construct):
         assert self.user_pool is not None
         members = []
         for group in groups:
-            cognito.CfnUserPoolGroup(self, f"Group{_pascal(group)}", user_pool_id=self.user_pool.user_pool_id,
-                                     group_name=group, description=f"Workers of the {name} labeling workteam")
-            members.append(sagemaker.CfnWorkteam.MemberDefinitionProperty(
-                cognito_member_definition=sagemaker.CfnWorkteam.CognitoMemberDefinitionProperty(
-                    cognito_client_id=self.client.user_pool_client_id, cognito_user_group=group,
-                    cognito_user_pool=self.user_pool.user_pool_id)))
+            cognito.CfnUserPoolGroup(
+                self,
+                f"Group{_pascal(group)}",
+                user_pool_id=self.user_pool.user_pool_id,
+                group_name=group,
+                description=f"Workers of the {name} labeling workteam",
+            )
+            members.append(
+                sagemaker.CfnWorkteam.MemberDefinitionProperty(
+                    cognito_member_definition=sagemaker.CfnWorkteam.CognitoMemberDefinitionProperty(
+                        cognito_client_id=self.client.user_pool_client_id,
+                        cognito_user_group=group,
+                        cognito_user_pool=self.user_pool.user_pool_id,
+                    )
+                )
+            )
         self.workteam = sagemaker.CfnWorkteam(
-            self, "Workteam", workteam_name=f"{name}-labelers", workforce_name=workforce_name,
-            description=f"{name}: private labelers ({', '.join(groups)})", member_definitions=members,
+            self,
+            "Workteam",
+            workteam_name=f"{name}-labelers",
+            workforce_name=workforce_name,
+            description=f"{name}: private labelers ({', '.join(groups)})",
+            member_definitions=members,
             notification_configuration=sagemaker.CfnWorkteam.NotificationConfigurationProperty(
-                notification_topic_arn=self.notification_topic.topic_arn))
+                notification_topic_arn=self.notification_topic.topic_arn
+            ),
+        )
         for child in self.node.children:
             if isinstance(child, cognito.CfnUserPoolGroup):
                 self.workteam.node.add_dependency(child)
@@ -159,13 +242,19 @@ def _acknowledge_restore(scope: Construct, role: PlatformRole) -> None:
     provider = stack.node.try_find_child("AWS679f53fac002430cb0da5b7982bd2287")
     if provider is None:
         return
-    reason = ("CDK's AwsCustomResource provider: it runs only during deployments to call "
-              "cognito-idp:UpdateUserPoolClient on this pool's portal client")
+    reason = (
+        "CDK's AwsCustomResource provider: it runs only during deployments to call "
+        "cognito-idp:UpdateUserPoolClient on this pool's portal client"
+    )
     nag.acknowledge(provider, "AwsSolutions-L1", reason + "; its runtime is chosen by aws-cdk-lib")
-    nag.acknowledge_all(provider, nag.LAMBDA_IN_VPC, reason + "; a control-plane call needs no VPC and the "
-                        "isolated VPC has no Cognito endpoint")
-    nag.acknowledge_all(provider, nag.LAMBDA_DLQ, reason + "; CloudFormation invokes it synchronously and reports "
-                        "a failure itself")
+    nag.acknowledge_all(
+        provider,
+        nag.LAMBDA_IN_VPC,
+        reason + "; a control-plane call needs no VPC and the isolated VPC has no Cognito endpoint",
+    )
+    nag.acknowledge_all(
+        provider, nag.LAMBDA_DLQ, reason + "; CloudFormation invokes it synchronously and reports a failure itself"
+    )
     nag.acknowledge_all(provider, nag.LAMBDA_CONCURRENCY, reason + "; invoked once per deployment")
     del role
 
