@@ -63,6 +63,10 @@ def test_labeling_is_off_unless_config_turns_it_on(stages, env):
     assert load_config(env).labeling.enabled is False and stages[env].labeling is None
 
 
+def test_dev_turns_it_on_with_enabled_alone(stages):
+    assert load_config("dev").labeling == LabelingConfig(enabled=True) and stages["dev"].labeling is not None
+
+
 def test_enabled_alone_is_a_complete_setup(labeling):
     # GIVEN only `enabled: true`: THEN pool, workforce, workteam, both task functions and two machines exist
     for cfn_type, count in (("AWS::Cognito::UserPool", 1), ("AWS::SageMaker::Workforce", 1),

@@ -233,7 +233,8 @@ class PrivateWorkforce(Construct):
                 self.workteam.node.add_dependency(child)
         if self.workforce is not None:
             self.workteam.node.add_dependency(self.workforce)
-        self.workteam_arn = self.workteam.attr_workteam_arn
+        # Ref is the workteam ARN (the WorkteamArn attribute is not in the resource schema cfn-lint checks).
+        self.workteam_arn = self.workteam.ref
 
 
 def _acknowledge_restore(scope: Construct, role: PlatformRole) -> None:

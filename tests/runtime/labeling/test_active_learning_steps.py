@@ -109,3 +109,25 @@ def test_missing_pool_is_a_clear_error(al_handler, s3, load_event):
     s3.delete_object(Bucket=BUCKET, Key=PREFIX + "pool/features.csv")
     with pytest.raises(StepError, match="pool/features.csv is missing"):
         al_handler.handler(load_event("labeling_active_learning_select.json"), None, client=s3)
+
+
+def test_export_turns_the_output_manifest_into_table_rows_and_keeps_the_unlabeled(al_handler, s3):
+    # GIVEN a finished job's output manifest: one labelled record, one object Ground Truth failed
+    lines = [{"source": json.dumps({"event_id": "evt-1", "amount": 3.5}), "is-fraud": {"label": "1", "confidence": 0.67},
+              "is-fraud-metadata": {"type": "groundtruth/custom", "human-annotated": "yes"}},
+             {"source": json.dumps({"event_id": "evt-2", "amount": 9.0}),
+              "is-fraud-metadata": {"failure-reason": "ClientError: annotation timed out"}}]
+    key = "labeled/jobs/mlp-dev-review-1/manifests/output/output.manifest"
+    s3.put_object(Bucket=BUCKET, Key=key, Body="".join(json.dumps(x) + "\n" for x in lines))
+    event = {"action": "export", "jobName": "mlp-dev-review-1", "outputManifest": f"s3://{BUCKET}/{key}",
+             "labelAttributeName": "is-fraud", "run": {"bucket": BUCKET, "prefix": "labeled/tables/labeled_events/"}}
+    # WHEN the launcher's export step runs
+    result = al_handler.handler(event, None, client=s3)
+    # THEN the labelled record is a table row with its label, and the failed one is kept with the reason
+    assert (result["labeled"], result["unlabeled"]) == (1, 1)
+    table = "labeled/tables/labeled_events/labeling_job=mlp-dev-review-1/"
+    row = json.loads(s3.get_object(Bucket=BUCKET, Key=table + "labels.jsonl")["Body"].read())
+    assert row == {"event_id": "evt-1", "amount": 3.5, "label": "1", "label_confidence": 0.67,
+                   "labeling_job": "mlp-dev-review-1"}
+    kept = json.loads(s3.get_object(Bucket=BUCKET, Key=table + "unlabeled.jsonl")["Body"].read())
+    assert kept["event_id"] == "evt-2" and kept["reason"] == "ClientError: annotation timed out"
