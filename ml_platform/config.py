@@ -7,10 +7,10 @@ instead of a CloudFormation error twenty minutes into a deployment.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import ValidationError, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 
 from ml_platform.config_sections.base import (
     AccountId,
@@ -25,6 +25,7 @@ from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, C
 from ml_platform.config_sections.labeling import LabelingConfig
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
+from ml_platform.constructs.training.xgboost_image import XGBOOST_IMAGE_ACCOUNTS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -54,6 +55,16 @@ class PlatformConfig(Section):
     training: TrainingConfig = TrainingConfig()
     endpoint: EndpointConfig = EndpointConfig()
     labeling: LabelingConfig = LabelingConfig()
+
+    @field_validator("region")
+    @classmethod
+    def _supported_region(cls, value: str) -> str:
+        # Training and serving use the AWS XGBoost image, hosted in a per-region AWS account.
+        if value not in XGBOOST_IMAGE_ACCOUNTS:
+            raise ValueError(f"the platform does not support {value!r}: no SageMaker XGBoost image account is "
+                             f"known for it (supported: {', '.join(sorted(XGBOOST_IMAGE_ACCOUNTS))}; add the "
+                             "region's account to XGBOOST_IMAGE_ACCOUNTS from the SageMaker documentation)")
+        return value
 
     @model_validator(mode="after")
     def _prod_keeps_data(self) -> "PlatformConfig":
@@ -93,7 +104,7 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _read_mapping(path: Path, missing: str) -> dict:
+def _read_mapping(path: Path, missing: str) -> dict[str, Any]:
     """The YAML file's top-level mapping, lists as tuples; ConfigError naming the file otherwise."""
     if not path.is_file():
         raise ConfigError(f"{path}: {missing}")
@@ -106,7 +117,7 @@ def _read_mapping(path: Path, missing: str) -> dict:
     return _lists_to_tuples(raw)
 
 
-def _validate(model: type[Section], path: Path, raw: dict):
+def _validate(model: type[Section], path: Path, raw: dict[str, Any]):
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -55,6 +55,15 @@ class RolePurpose(StrEnum):
     ENDPOINT_DEPLOYER = "endpoint-deployer"
     ENDPOINT_PROXY = "endpoint-proxy"
     APIGATEWAY_CLOUDWATCH = "apigateway-cloudwatch"
+    # labeling
+    LABELING_GROUND_TRUTH = "labeling-ground-truth"
+    LABELING_PRE_ANNOTATION = "labeling-pre-annotation"
+    LABELING_CONSOLIDATION = "labeling-consolidation"
+    LABELING_STEPS = "labeling-steps"
+    LABELING_MODEL_JOBS = "labeling-model-jobs"
+    LABELING_LAUNCHER = "labeling-launcher"
+    LABELING_ACTIVE_LEARNING = "labeling-active-learning"
+    LABELING_PORTAL_URLS = "labeling-portal-urls"
     # delivery (tooling account)
     DELIVERY_PIPELINE = "delivery-pipeline"
     DELIVERY_SYNTH = "delivery-synth"

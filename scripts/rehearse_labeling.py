@@ -24,9 +24,10 @@ for folder in (REPO / "scripts" / "active_learning", REPO / "lambda" / "labeling
     sys.path.insert(0, str(folder))
 
 from al_annotators import SimulatedWorkforce, WorkforceSettings  # noqa: E402
-from active_learning_steps import RunSettings  # noqa: E402
 from al_loop import run_loop  # noqa: E402
 from al_report import print_tables, summarize, write_outputs  # noqa: E402
+
+from active_learning_steps import RunSettings  # noqa: E402
 
 DATASETS = ("digits", "breast_cancer", "wine", "synthetic")
 

@@ -21,8 +21,17 @@ from data_iter import ChannelIter, available_memory_bytes, build_matrix, label_c
 from data_sources import detect_content_type, list_files
 from distributed import communicator
 from model_artifacts import best_model, final_metrics, save_artifacts
-from sm_contract import (Paths, TrainingError, channel_content_type, channel_dir, cluster, gpu_count,
-                         raw_hyperparameters, resolve_paths, write_atomic)
+from sm_contract import (
+    Paths,
+    TrainingError,
+    channel_content_type,
+    channel_dir,
+    cluster,
+    gpu_count,
+    raw_hyperparameters,
+    resolve_paths,
+    write_atomic,
+)
 
 
 def parse_cli(argv: list[str]) -> tuple[str | None, dict[str, str]]:

@@ -100,7 +100,7 @@ def calibrate_threshold(confidences: Sequence[float], correct: Sequence[bool], t
         raise ValueError("confidences and correct differ in length")
     if not 0.0 < target_accuracy < 1.0:
         raise ValueError("target_accuracy must be in (0, 1)")
-    ranked = sorted(zip(confidences, correct), key=lambda pair: -pair[0])
+    ranked = sorted(zip(confidences, correct, strict=True), key=lambda pair: -pair[0])
     best = Calibration(None, len(ranked), 0, 0.0, 0.0)
     hits = 0
     for index, (confidence, ok) in enumerate(ranked):

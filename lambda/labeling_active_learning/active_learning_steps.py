@@ -21,8 +21,17 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-from active_learning_select import (HUMAN, MODEL, LabelRecord, calibrate_threshold, choose_human_batch,
-                                    merge_labels, model_label, parse_prediction_line, split_by_threshold)
+from active_learning_select import (
+    HUMAN,
+    MODEL,
+    LabelRecord,
+    calibrate_threshold,
+    choose_human_batch,
+    merge_labels,
+    model_label,
+    parse_prediction_line,
+    split_by_threshold,
+)
 from active_learning_store import Store
 
 
@@ -99,7 +108,7 @@ def select(store: Store, settings: RunSettings, round_number: int) -> dict:
         lines = output.splitlines()
         if len(lines) != len(ids):
             raise StepError(f"{base}predict-output: {len(lines)} predictions for {len(ids)} input rows")
-        predictions = {i: model_label(parse_prediction_line(line), settings.classes) for i, line in zip(ids, lines)}
+        predictions = {i: model_label(parse_prediction_line(line), settings.classes) for i, line in zip(ids, lines, strict=True)}
         pool_conf = [c for i, (_lab, c) in predictions.items() if i not in labels]
         calibration = calibrate_threshold([predictions[i][1] for i in held_out],
                                           [predictions[i][0] == labels[i].label for i in held_out],

@@ -1,12 +1,15 @@
 """Catalog stack: Glue databases and tables, Lake Formation governance, the Athena workgroup."""
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.athena import QueryWorkgroup
 from ml_platform.constructs.data.catalog import CATALOG_ZONES, EventSchema, LakeCatalog
 from ml_platform.constructs.data.lake import DataLake, bucket_ref
@@ -28,14 +31,14 @@ class CatalogStack(PlatformStack):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
-                 lake: DataLake, models_key: kms.IKey, removal_policy: cdk.RemovalPolicy, **kwargs) -> None:
+                 lake: DataLake, models_key: kms.IKey, removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         buckets = {zone: bucket_ref(self, f"{zone.capitalize()}Bucket", lake.zones[zone]) for zone in CATALOG_ZONES}
         artifacts = bucket_ref(self, "ArtifactsBucket", lake.artifacts)
         self.catalog = LakeCatalog(self, "Catalog", account=config.account, prefix=naming.prefix,
                                    buckets=buckets, schema=EventSchema.load())
         data_access_role = PlatformRole(
-            self, "LakeFormationDataAccessRole", role_name=naming.role_name("lake-formation-data-access"),
+            self, "LakeFormationDataAccessRole", role_name=naming.role_name(RolePurpose.LAKE_FORMATION_DATA_ACCESS),
             assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
             description="Lake Formation reads and writes the registered zone buckets for governed queries")
         self.governance = LakeGovernance(
@@ -49,7 +52,7 @@ class CatalogStack(PlatformStack):
         # Humans assume it through the account's identity provider; what it may read is decided by
         # Lake Formation (curated and features zones, by LF-tag).
         self.analyst_role = PlatformRole(
-            self, "AnalystRole", role_name=naming.role_name("analyst"),
+            self, "AnalystRole", role_name=naming.role_name(RolePurpose.ANALYST),
             assumed_by=iam.AccountPrincipal(config.account),
             description="Queries the curated and features zones through the Athena workgroup")
         self.workgroup.grant_query(self.analyst_role)

@@ -11,9 +11,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ml_platform import nag
 from ml_platform.config import PlatformConfig
-from ml_platform.constants import bootstrap_assets_bucket
+from ml_platform.constants import RolePurpose, bootstrap_assets_bucket
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.labeling.active_learning_machine import ActiveLearningMachine
@@ -40,14 +39,14 @@ from ml_platform.stacks.base import PlatformStack
 
 AL_PREFIX = "labeled/active-learning/"
 # Role purposes this stack creates; the stage makes them users of the lake key when labeling is on.
-LAKE_KEY_USERS = (
-    "labeling-ground-truth",
-    "labeling-pre-annotation",
-    "labeling-consolidation",
-    "labeling-steps",
-    "labeling-model-jobs",
-    "labeling-launcher",
-    "labeling-active-learning",
+LAKE_KEY_USERS: tuple[RolePurpose, ...] = (
+    RolePurpose.LABELING_GROUND_TRUTH,
+    RolePurpose.LABELING_PRE_ANNOTATION,
+    RolePurpose.LABELING_CONSOLIDATION,
+    RolePurpose.LABELING_STEPS,
+    RolePurpose.LABELING_MODEL_JOBS,
+    RolePurpose.LABELING_LAUNCHER,
+    RolePurpose.LABELING_ACTIVE_LEARNING,
 )
 
 
@@ -60,7 +59,7 @@ def _logical_id(function: Construct) -> str:
 def acknowledge_findings(role: PlatformRole, findings: dict[str, str]) -> None:
     """One IAM5 acknowledgment per wildcard of this role's grants policy, each with its reason."""
     for detail, reason in findings.items():
-        nag.acknowledge(role.grants_policy, nag.wildcard_finding(detail), reason)
+        role.acknowledge_wildcard(detail, reason)
 
 
 class LabelingStack(PlatformStack):
@@ -94,7 +93,7 @@ class LabelingStack(PlatformStack):
             topic_key=topic_key,
             logs_key=logs_key,
             log_retention=log_retention,
-            restore_role_name=naming.role_name("labeling-portal-urls"),
+            restore_role_name=naming.role_name(RolePurpose.LABELING_PORTAL_URLS),
             removal_policy=removal_policy,
             existing_workforce_name=cfg.existing_workforce_name,
             existing_workteam_arn=cfg.existing_workteam_arn,
@@ -110,7 +109,7 @@ class LabelingStack(PlatformStack):
             self,
             "PreAnnotation",
             folder="labeling_pre_annotation",
-            role_name=naming.role_name("labeling-pre-annotation"),
+            role_name=naming.role_name(RolePurpose.LABELING_PRE_ANNOTATION),
             description="Ground Truth pre-annotation: one platform record to a worker task",
             environment={"LABEL_FIELD": cfg.label_field},
             timeout=cdk.Duration.seconds(30),
@@ -120,7 +119,7 @@ class LabelingStack(PlatformStack):
             self,
             "Consolidation",
             folder="labeling_consolidation",
-            role_name=naming.role_name("labeling-consolidation"),
+            role_name=naming.role_name(RolePurpose.LABELING_CONSOLIDATION),
             description="Ground Truth consolidation: majority vote over workers' answers",
             environment={"ANSWER_FIELD": ANSWER_FIELD},
             timeout=cdk.Duration.minutes(5),
@@ -132,7 +131,7 @@ class LabelingStack(PlatformStack):
             self,
             "ActiveLearningSteps",
             folder="labeling_active_learning",
-            role_name=naming.role_name("labeling-steps"),
+            role_name=naming.role_name(RolePurpose.LABELING_STEPS),
             description="Active-learning steps and labeling-job export on the curated zone",
             environment={"KMS_KEY_ID": lake_key.key_arn},
             timeout=cdk.Duration.minutes(15),
@@ -143,7 +142,7 @@ class LabelingStack(PlatformStack):
         self.ground_truth = GroundTruthRole(
             self,
             "GroundTruthRole",
-            role_name=naming.role_name("labeling-ground-truth"),
+            role_name=naming.role_name(RolePurpose.LABELING_GROUND_TRUTH),
             raw_bucket=raw,
             curated_bucket=curated,
             lake_key=lake_key,
@@ -153,9 +152,6 @@ class LabelingStack(PlatformStack):
         )
         for fn in (self.pre_annotation, self.consolidation):
             fn.grant_invoke(self.ground_truth.role)
-        vpc_eni = "VpcFunction: Lambda's ENI actions in the VPC take no resource-level form"
-        for fn in (self.pre_annotation, self.consolidation, self.steps):
-            acknowledge_findings(fn.role, {"Resource::*": vpc_eni})
         acknowledge_findings(
             self.ground_truth.role,
             {
@@ -226,7 +222,7 @@ class LabelingStack(PlatformStack):
         role = PlatformRole(
             self,
             "LauncherRole",
-            role_name=naming.role_name("labeling-launcher"),
+            role_name=naming.role_name(RolePurpose.LABELING_LAUNCHER),
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
             description="Runs Ground Truth labeling jobs of the platform",
         )
@@ -284,7 +280,7 @@ class LabelingStack(PlatformStack):
         self.model_jobs = ModelJobRole(
             self,
             "ModelJobRole",
-            role_name=naming.role_name("labeling-model-jobs"),
+            role_name=naming.role_name(RolePurpose.LABELING_MODEL_JOBS),
             curated_bucket=curated,
             prefix=AL_PREFIX,
             lake_key=lake_key,
@@ -318,7 +314,7 @@ class LabelingStack(PlatformStack):
         role = PlatformRole(
             self,
             "ActiveLearningRole",
-            role_name=naming.role_name("labeling-active-learning"),
+            role_name=naming.role_name(RolePurpose.LABELING_ACTIVE_LEARNING),
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
             description="Runs active-learning rounds of the platform",
         )

@@ -1,11 +1,14 @@
 """Network stack: the VPC every workload runs in."""
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
@@ -14,7 +17,7 @@ from ml_platform.stacks.base import PlatformStack
 
 class NetworkStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
-                 logs_key: kms.IKey, removal_policy: cdk.RemovalPolicy, **kwargs) -> None:
+                 logs_key: kms.IKey, removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.network = SecureVpc(
             self, "Network",
@@ -23,6 +26,6 @@ class NetworkStack(PlatformStack):
             nat_gateways=config.network.nat_gateways,
             logs_key=logs_key,
             flow_log_retention=retention(config.network.flow_log_retention_days),
-            flow_logs_role_name=naming.role_name("vpc-flow-logs"),
+            flow_logs_role_name=naming.role_name(RolePurpose.VPC_FLOW_LOGS),
             removal_policy=removal_policy,
         )

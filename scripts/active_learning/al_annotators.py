@@ -16,6 +16,7 @@ import numpy as np
 
 from consolidation_vote import ANSWER_KEY, ConsolidationRequest, consolidate
 
+
 @dataclass(frozen=True)
 class WorkforceSettings:
     """How the simulated private workforce behaves (all seeded)."""
@@ -45,7 +46,7 @@ class SimulatedWorkforce:
         s = self.settings
         per_object = per_object or s.workers_per_object
         items = []
-        for object_id, true_label in zip(object_ids, truth):
+        for object_id, true_label in zip(object_ids, truth, strict=True):
             chosen = self.rng.choice(s.workers, size=min(per_object, s.workers), replace=False)
             annotations = [{"workerId": f"private.sim.worker-{w:03d}",
                             "annotationData": {"content": self._answer(int(w), true_label)}} for w in chosen]
@@ -66,7 +67,7 @@ class SimulatedWorkforce:
         metadata = {"job-name": f"labeling-job/{job_name}", "type": "groundtruth/custom",
                     "human-annotated": "yes", "creation-date": "2026-12-01T00:00:00.000000"}
         return "".join(json.dumps(line | {label_attribute: by_id[i], f"{label_attribute}-metadata": metadata}) + "\n"
-                       for line, i in zip(lines, ids))
+                       for line, i in zip(lines, ids, strict=True))
 
     def _answer(self, worker: int, true_label: str) -> str:
         s = self.settings

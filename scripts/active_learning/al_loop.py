@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 import al_model
+import numpy as np
+from al_annotators import SimulatedWorkforce
+
 from active_learning_select import MODEL, LabelRecord
 from active_learning_steps import RunSettings, merge, prepare, select
 from active_learning_store import MemoryStore
-from al_annotators import SimulatedWorkforce
 
 
 @dataclass

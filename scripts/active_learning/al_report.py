@@ -6,8 +6,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
-from active_learning_select import HUMAN, MODEL
 from al_loop import LoopResult
+
+from active_learning_select import HUMAN, MODEL
 
 
 def summarize(result: LoopResult, truth: Sequence[str], workers_per_object: int, target: float) -> dict:

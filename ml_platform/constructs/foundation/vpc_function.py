@@ -1,6 +1,7 @@
-"""The platform's Lambda function shape, shared by every function that runs in the VPC."""
+"""The one shape of a platform Lambda function: in the VPC, traced, encrypted, logged, capped."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,52 +17,86 @@ from constructs import Construct
 from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
 
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", "tests", "*.md"]
+LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS = [
+    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+
 
 @dataclass(frozen=True)
-class VpcFunctionParts:
-    function: lambda_.Function
-    dead_letters: sqs.Queue
-    log_group: logs.LogGroup
+class AsyncFailures:
+    """The function is invoked asynchronously (EventBridge, S3, SNS): after Lambda's retries, the
+    event goes to a dead-letter queue encrypted with `key`, kept 14 days."""
+
+    key: kms.IKey
 
 
-def vpc_function(scope: Construct, *, role: PlatformRole, asset: Path, description: str,
-                 environment: dict[str, str], vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection,
-                 security_group: ec2.ISecurityGroup, dead_letter_key: kms.IKey, logs_key: kms.IKey,
-                 log_retention: logs.RetentionDays, reserved_concurrency: int, timeout: cdk.Duration,
-                 memory_size: int, removal_policy: cdk.RemovalPolicy) -> VpcFunctionParts:
-    """`DeadLetters`, `Logs` and `Function` in `scope`, with the behaviour the nag packs check.
+@dataclass(frozen=True)
+class FunctionPlacement:
+    """Where the function runs: the VPC's subnets and the security group it attaches."""
 
-    Behaviour: Python 3.12 handler `handler.handler` from `asset`, in `vpc_subnets` with
-    `security_group`; reserved concurrency; X-Ray tracing Active; a KMS-encrypted, TLS-only
-    dead-letter queue kept 14 days; a KMS-encrypted log group with `log_retention`. The role is
-    the caller's, so CDK adds neither the basic-execution nor the VPC-access managed policy: it
-    gets write access to this log group only, and the network-interface actions Lambda needs.
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    security_group: ec2.ISecurityGroup
+
+
+class VpcFunction(Construct):
+    """A Python 3.12 (ARM64) function from `asset` (handler `handler.handler`) with secure defaults.
+
+    Behaviour: runs in `placement` (subnets, security group); X-Ray tracing active; logs to its own
+    KMS-encrypted log group with `log_retention`; reserved concurrency caps what it can consume;
+    environment variables encrypted with `environment_key`; with `async_failures` a KMS-encrypted,
+    TLS-only dead-letter queue receives events that failed every retry of an asynchronous
+    invocation. Synchronous callers (API Gateway, Firehose) pass `async_failures=None`: they see
+    each error themselves, so no DLQ is created and the DLQ rules are acknowledged with that reason.
+    The role is the caller's `PlatformRole` (stable name for key policies): CDK adds no managed
+    policy; the role gets write on this log group and the ENI actions Lambda needs in a VPC.
     """
-    dead_letters = sqs.Queue(scope, "DeadLetters", encryption=sqs.QueueEncryption.KMS,
-                             encryption_master_key=dead_letter_key, enforce_ssl=True,
-                             retention_period=cdk.Duration.days(14), removal_policy=removal_policy)
-    nag.acknowledge(dead_letters, "AwsSolutions-SQS3",
-                    f"This queue is itself the dead-letter queue of a function ({description})")
-    log_group = logs.LogGroup(scope, "Logs", encryption_key=logs_key, retention=log_retention,
-                              removal_policy=removal_policy)
-    function = lambda_.Function(
-        scope, "Function", runtime=lambda_.Runtime.PYTHON_3_12, handler="handler.handler",
-        code=lambda_.Code.from_asset(str(asset)), role=role, environment=environment,
-        timeout=timeout, memory_size=memory_size, reserved_concurrent_executions=reserved_concurrency,
-        vpc=vpc, vpc_subnets=vpc_subnets, security_groups=[security_group],
-        tracing=lambda_.Tracing.ACTIVE, dead_letter_queue=dead_letters, log_group=log_group,
-        description=description)
-    log_group.grant_write(role)
+
+    def __init__(self, scope: Construct, construct_id: str, *, asset: Path, role: PlatformRole, description: str,
+                 environment: Mapping[str, str], placement: FunctionPlacement, environment_key: kms.IKey,
+                 logs_key: kms.IKey, log_retention: logs.RetentionDays, reserved_concurrency: int,
+                 async_failures: AsyncFailures | None, removal_policy: cdk.RemovalPolicy,
+                 timeout: cdk.Duration | None = None, memory_size: int = 512) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue: sqs.Queue | None = None
+        if async_failures is not None:
+            self.dead_letter_queue = sqs.Queue(
+                self, "DeadLetterQueue", encryption=sqs.QueueEncryption.KMS, encryption_master_key=async_failures.key,
+                enforce_ssl=True, retention_period=cdk.Duration.days(14), removal_policy=removal_policy)
+        self.log_group = logs.LogGroup(self, "LogGroup", encryption_key=logs_key, retention=log_retention,
+                                       removal_policy=removal_policy)
+        self.function = lambda_.Function(
+            self, "Function", runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler", code=lambda_.Code.from_asset(str(asset), exclude=ASSET_EXCLUDES),
+            description=description, role=role, environment=dict(environment), environment_encryption=environment_key,
+            vpc=placement.vpc, vpc_subnets=placement.subnets, security_groups=[placement.security_group],
+            reserved_concurrent_executions=reserved_concurrency, dead_letter_queue=self.dead_letter_queue,
+            tracing=lambda_.Tracing.ACTIVE, log_group=self.log_group,
+            timeout=timeout or cdk.Duration.minutes(1), memory_size=memory_size)
+        self.log_group.grant_write(role)
+        # Lambda decrypts the environment with the function's role; the key policy lists the role as a user.
+        environment_key.grant_decrypt(role)
+        grant_lambda_network_interfaces(role)
+        # Lambda checks the role's ENI permissions when the function is created: policy first.
+        self.function.node.add_dependency(role.grants_policy)
+        nag.acknowledge(self.function, "AwsSolutions-L1",
+                        "The platform pins the Python 3.12 Lambda runtime for every function (one runtime "
+                        "to patch and test); the handler uses only the standard library and boto3")
+        if async_failures is None:
+            nag.acknowledge_all(self.function, nag.LAMBDA_DLQ,
+                                f"Invoked synchronously only ({description}): the caller receives every error "
+                                "and retries; a dead-letter queue would never receive an event")
+        role.acknowledge_wildcard("Resource::*", "X-Ray PutTraceSegments/PutTelemetryRecords (tracing Active) and "
+                                                 "the Lambda VPC network-interface calls have no resource-level permissions")
+
+
+def grant_lambda_network_interfaces(role: PlatformRole) -> None:
+    """The ENI actions Lambda performs with the function's role to place it in the VPC.
+
+    Lambda creates and deletes the function's network interfaces (and reads subnets) with the
+    execution role; the AWS-managed AWSLambdaVPCAccessExecutionRole grants them on "*" because
+    the interfaces do not exist before Lambda creates them.
+    """
     role.add_to_principal_policy(iam.PolicyStatement(
-        sid="LambdaVpcNetworkInterfaces",
-        actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                 "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-        # Lambda manages the ENIs in the function's subnets on the role's behalf; these actions
-        # have no narrower resource form that works (AWSLambdaVPCAccessExecutionRole uses "*").
-        resources=["*"]))
-    # Lambda checks the role's ENI permissions when the function is created: policy first.
-    function.node.add_dependency(role.grants_policy)
-    nag.acknowledge(function, "AwsSolutions-L1",
-                    "The platform pins the Python 3.12 Lambda runtime for every function (one runtime "
-                    "to patch and test); the handler uses only the standard library and boto3")
-    return VpcFunctionParts(function=function, dead_letters=dead_letters, log_group=log_group)
+        sid="LambdaVpcNetworkInterfaces", actions=LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS, resources=["*"]))

@@ -17,9 +17,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
-from ml_platform.constructs.foundation.vpc_function import vpc_function
+from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
 from ml_platform.paths import LAMBDA_ROOT
 
 
@@ -68,24 +67,14 @@ class LabelingFunction(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=description,
         )
-        parts = vpc_function(
-            self,
-            role=self.role,
-            asset=LAMBDA_ROOT / folder,
-            description=description,
-            environment=environment,
-            vpc=network.vpc,
-            vpc_subnets=network.subnets,
-            security_group=network.security_group,
-            dead_letter_key=lake_key,
-            logs_key=logs_key,
-            log_retention=log_retention,
-            reserved_concurrency=reserved_concurrency,
-            timeout=timeout,
-            memory_size=memory_size,
-            removal_policy=removal_policy,
-        )
-        self.function: lambda_.Function = parts.function
+        # Ground Truth and Step Functions invoke these synchronously: no dead-letter queue.
+        self.vpc_function = VpcFunction(
+            self, "Function", asset=LAMBDA_ROOT / folder, role=self.role, description=description,
+            environment=environment, placement=FunctionPlacement(network.vpc, network.subnets, network.security_group),
+            environment_key=lake_key, logs_key=logs_key, log_retention=log_retention,
+            reserved_concurrency=reserved_concurrency, async_failures=None, removal_policy=removal_policy,
+            timeout=timeout, memory_size=memory_size)
+        self.function: lambda_.Function = self.vpc_function.function
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """lambda:InvokeFunction on this function only."""
@@ -106,9 +95,8 @@ class LabelingFunction(Construct):
             )
         )
         lake_key.grant(self.role, "kms:Decrypt", *(["kms:GenerateDataKey"] if write else []))
-        nag.acknowledge(
-            self.role.grants_policy,
-            nag.wildcard_finding(f"Resource::arn:aws:s3:::{bucket_name}/{prefix}*"),
+        self.role.acknowledge_wildcard(
+            f"Resource::arn:aws:s3:::{bucket_name}/{prefix}*",
             f"Objects are created per labeling job and run under {prefix} only; their keys are "
             "not known at deploy time",
         )

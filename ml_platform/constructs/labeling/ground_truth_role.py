@@ -13,7 +13,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
 
 INPUT_PREFIX = "labeling/"
@@ -153,15 +152,12 @@ class GroundTruthRole(Construct):
         )
 
     def _acknowledge(self, raw_bucket: str, curated_bucket: str, region: str, account: str) -> None:
-        policy = self.role.grants_policy
         for resource, why in (
             (f"arn:aws:s3:::{raw_bucket}/{INPUT_PREFIX}*", "input manifests and objects of each job"),
             (f"arn:aws:s3:::{curated_bucket}/{OUTPUT_PREFIX}*", "each job's output, named after the job"),
             (f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*", "SageMaker's own log groups"),
             ("*", "PutMetricData and the VPC ENI/Describe actions have no resource-level form"),
         ):
-            nag.acknowledge(
-                policy,
-                nag.wildcard_finding(f"Resource::{resource}"),
+            self.role.acknowledge_wildcard(f"Resource::{resource}",
                 f"Ground Truth writes and reads {why}; scoped to this prefix",
             )

@@ -6,7 +6,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.xgboost_image import XGBOOST_REPOSITORY, xgboost_image_account
 
@@ -98,5 +97,5 @@ class ModelJobRole(Construct):
                 "SageMaker's job log groups are named per job",
             ),
         ):
-            nag.acknowledge(self.role.grants_policy, nag.wildcard_finding(f"Resource::{resource}"), why)
+            self.role.acknowledge_wildcard(f"Resource::{resource}", why)
         del assets_bucket

@@ -11,13 +11,12 @@ from constructs import Construct
 
 from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
-from ml_platform.constructs.foundation.vpc_function import vpc_function
+from ml_platform.constructs.foundation.vpc_function import AsyncFailures, FunctionPlacement, VpcFunction
 from ml_platform.constructs.serving.web_acl import RegionalWebAcl
 from ml_platform.paths import LAMBDA_ROOT
 
 ASSET = LAMBDA_ROOT / "endpoint_proxy"
 STAGE_NAME = "v1"
-CONTENT_TYPES = ("text/csv", "application/json")
 # TLS 1.2 minimum (TLS 1.3 preferred) on the execute-api endpoint itself; STRICT rejects requests
 # whose Host/SNI do not name this API.
 SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_2021_06"
@@ -49,15 +48,19 @@ class EndpointApi(Construct):
                                        description="Forwards API requests to the SageMaker endpoint")
         self.proxy_role.add_to_principal_policy(iam.PolicyStatement(
             sid="InvokeThisEndpointOnly", actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint_arn]))
-        self.proxy = vpc_function(
-            self, role=self.proxy_role, asset=ASSET, description="Forwards API requests to the SageMaker endpoint",
-            environment={"ENDPOINT_NAME": endpoint_name}, vpc=vpc, vpc_subnets=vpc_subnets,
-            security_group=security_group, dead_letter_key=dead_letter_key, logs_key=logs_key,
-            log_retention=log_retention, reserved_concurrency=reserved_concurrency,
-            timeout=cdk.Duration.seconds(30), memory_size=512, removal_policy=removal_policy).function
-        nag.acknowledge(self.proxy_role.grants_policy, nag.wildcard_finding("Resource::*"),
-                        "X-Ray trace upload and Lambda's VPC network interface actions have no resource-level "
-                        "permissions; the endpoint itself is granted by its ARN")
+        self.proxy_role.acknowledge_wildcard("Resource::*",
+                                             "X-Ray trace upload and Lambda's VPC network interface actions have no "
+                                             "resource-level permissions; the endpoint itself is granted by its ARN")
+        # API Gateway invokes synchronously; the dead-letter queue kept here is issue 9's to remove
+        # (async_failures=None once it is).
+        self.proxy_function = VpcFunction(
+            self, "Proxy", asset=ASSET, role=self.proxy_role, description="Forwards API requests to the SageMaker endpoint",
+            environment={"ENDPOINT_NAME": endpoint_name},
+            placement=FunctionPlacement(vpc=vpc, subnets=vpc_subnets, security_group=security_group),
+            environment_key=dead_letter_key, logs_key=logs_key, log_retention=log_retention,
+            reserved_concurrency=reserved_concurrency, async_failures=AsyncFailures(key=dead_letter_key),
+            removal_policy=removal_policy, timeout=cdk.Duration.seconds(30), memory_size=512)
+        self.proxy = self.proxy_function.function
         self.access_logs = logs.LogGroup(self, "AccessLogs", encryption_key=logs_key, retention=log_retention,
                                          removal_policy=removal_policy)
         account = self._account_logging_role(cloudwatch_role_name)
@@ -106,7 +109,7 @@ class EndpointApi(Construct):
             f"<{stack.get_logical_id(self.access_logs.node.default_child)}>:log-stream:*":
                 "Streams of this API's access log group only",
         }.items():
-            nag.acknowledge(role.grants_policy, nag.wildcard_finding(detail), reason)
+            role.acknowledge_wildcard(detail, reason)
         account_setting = apigw.CfnAccount(self, "AccountLogging", cloud_watch_role_arn=role.role_arn)
         account_setting.node.add_dependency(role.grants_policy)
         return account_setting

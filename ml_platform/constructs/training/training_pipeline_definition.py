@@ -22,8 +22,10 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from ml_platform.config import TrainingConfig
+from ml_platform.constants import PIPELINES_PREFIX
 
 PREPROCESS, TUNE, EVALUATE, CHECK, REGISTER, MODEL, TRANSFORM, FAIL = (
     "Preprocess", "TuneXGBoost", "Evaluate", "CheckModelQuality", "RegisterModel", "CreateModel",
@@ -58,7 +60,7 @@ class TrainingPipelineSpec:
     model_package_group: str
     training: TrainingConfig
     placement: Placement
-    metric_definitions: list[dict] = field(default_factory=list)
+    metric_definitions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @contextmanager
@@ -106,7 +108,7 @@ def _session(spec: TrainingPipelineSpec):
 def _s3(spec: TrainingPipelineSpec, *parts):
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
-    return Join(on="/", values=[f"s3://{spec.artifacts_bucket}", "pipelines", spec.name,
+    return Join(on="/", values=[f"s3://{spec.artifacts_bucket}", PIPELINES_PREFIX, spec.name,
                                 ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
 
@@ -154,7 +156,7 @@ def _preprocess_step(spec, session, params):
     return ProcessingStep(name=PREPROCESS, step_args=args)
 
 
-def _ranges(training: TrainingConfig) -> dict:
+def _ranges(training: TrainingConfig) -> dict[str, Any]:
     from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
     out = {}
     for r in training.tuning_ranges:
@@ -200,7 +202,7 @@ def _trainer(spec: TrainingPipelineSpec, session, params):
 
 
 def _models_uri(spec: TrainingPipelineSpec) -> str:
-    return f"s3://{spec.artifacts_bucket}/pipelines/{spec.name}/models"
+    return f"s3://{spec.artifacts_bucket}/{PIPELINES_PREFIX}/{spec.name}/models"
 
 
 def _channel(name: str, uri, content_type: str | None = "text/csv"):
@@ -230,7 +232,7 @@ def _evaluate_step(spec, session, preprocess, tuning):
     from sagemaker.mlops.workflow.steps import ProcessingStep
     processor = _processor(spec, session, "evaluate.py", spec.training.processing_instance_type)
     best_model = tuning.get_top_model_s3_uri(top_k=0, s3_bucket=spec.artifacts_bucket,
-                                             prefix=f"pipelines/{spec.name}/models")
+                                             prefix=f"{PIPELINES_PREFIX}/{spec.name}/models")
     test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
     args = processor.run(
         inputs=[_input("model", best_model, "/opt/ml/processing/model"),
@@ -241,7 +243,7 @@ def _evaluate_step(spec, session, preprocess, tuning):
     return ProcessingStep(name=EVALUATE, step_args=args, property_files=[report]), report, best_model
 
 
-def _parameters(spec: TrainingPipelineSpec) -> dict:
+def _parameters(spec: TrainingPipelineSpec) -> dict[str, Any]:
     from sagemaker.core.workflow.parameters import ParameterInteger, ParameterString
     t = spec.training
     return {
@@ -253,7 +255,7 @@ def _parameters(spec: TrainingPipelineSpec) -> dict:
     }
 
 
-def _approved_branch(spec, preprocess, evaluate, best_model) -> list:
+def _approved_branch(spec, preprocess, evaluate, best_model) -> list[Any]:
     """Register the model; optionally score the test split with it in a batch transform."""
     from sagemaker.core.workflow.functions import Join
 
@@ -278,13 +280,13 @@ def _approved_branch(spec, preprocess, evaluate, best_model) -> list:
     return branch
 
 
-def build_training_pipeline_definition(spec: TrainingPipelineSpec) -> dict:
+def build_training_pipeline_definition(spec: TrainingPipelineSpec) -> dict[str, Any]:
     """The pipeline definition (a dict ready for `json.dumps`); makes no AWS or network call."""
     with _offline(spec.region):
         return _build(spec, _sdk())
 
 
-def _build(spec: TrainingPipelineSpec, functions) -> dict:
+def _build(spec: TrainingPipelineSpec, functions) -> dict[str, Any]:
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.mlops.workflow.condition_step import ConditionStep
     from sagemaker.mlops.workflow.fail_step import FailStep
@@ -307,7 +309,7 @@ def _build(spec: TrainingPipelineSpec, functions) -> dict:
     return definition
 
 
-def _harden_tuning_job(definition: dict, placement: Placement) -> None:
+def _harden_tuning_job(definition: dict[str, Any], placement: Placement) -> None:
     """Put back what SDK v3's tuner leaves out of the trial definition (see the module docstring)."""
     for step in definition["Steps"]:
         if step["Type"] == "Tuning":

@@ -2,15 +2,15 @@
 the batch transform, simulated annotators consolidated by the real consolidation function."""
 from __future__ import annotations
 
+import al_model
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
-
-import al_model
-from active_learning_select import HUMAN, MODEL
-from active_learning_steps import RunSettings
 from al_annotators import SimulatedWorkforce, WorkforceSettings
 from al_loop import run_loop
+from sklearn.datasets import make_classification
+
+from active_learning_select import HUMAN, MODEL
+from active_learning_steps import RunSettings
 
 CLASSES = ["0", "1"]
 

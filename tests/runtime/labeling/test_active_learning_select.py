@@ -3,9 +3,18 @@ from __future__ import annotations
 
 import pytest
 
-from active_learning_select import (HUMAN, MODEL, LabelRecord, calibrate_threshold, choose_human_batch,
-                                    merge_labels, model_label, parse_prediction_line, split_by_threshold,
-                                    wilson_lower_bound)
+from active_learning_select import (
+    HUMAN,
+    MODEL,
+    LabelRecord,
+    calibrate_threshold,
+    choose_human_batch,
+    merge_labels,
+    model_label,
+    parse_prediction_line,
+    split_by_threshold,
+    wilson_lower_bound,
+)
 
 
 def test_binary_and_multiclass_predictions_give_label_and_confidence():

@@ -5,13 +5,13 @@ import json
 from pathlib import Path
 
 import pytest
+from training_testkit import CODE, job_root
 
 import entry
 import hyperparams
 from callbacks import format_round
 from data_sources import detect_content_type, normalize_content_type
 from sm_contract import TrainingError, channel_content_type, cluster, gpu_count, raw_hyperparameters, resolve_paths
-from training_testkit import CODE, job_root
 
 
 def test_script_mode_strings_become_typed_values():

@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 import xgboost as xgb
-
 from training_testkit import channel, job_root, run_train, synthetic, train_process, validation_auc, write_csv
 
 HP = {"objective": "binary:logistic", "eval_metric": "auc", "num_round": 200, "max_depth": 5, "eta": 0.1,
@@ -82,7 +81,7 @@ def test_two_hosts_match_one_host_on_all_the_data(tmp_path, uninterrupted):
     roots = [_root(tmp_path / f"host{rank}", shards=2, rank=rank, hosts=hosts) for rank in range(2)]
     procs = [train_process(root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for root in roots]
     outputs = [proc.communicate(timeout=300) for proc in procs]
-    for proc, (_, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs, strict=False):
         assert proc.returncode == 0, err
     assert "rank 1 of 2" in outputs[1][1]
     assert "6000 training rows" in outputs[0][1]  # each host read only its shard

@@ -7,9 +7,18 @@ import re
 import numpy as np
 import pytest
 import xgboost as xgb
-
-from training_testkit import (CODE, breast_cancer, channel, job_root, run_train, synthetic, validation_auc,
-                              write_csv, write_libsvm, write_parquet)
+from training_testkit import (
+    CODE,
+    breast_cancer,
+    channel,
+    job_root,
+    run_train,
+    synthetic,
+    validation_auc,
+    write_csv,
+    write_libsvm,
+    write_parquet,
+)
 
 HP = {"objective": "binary:logistic", "eval_metric": "error,auc", "num_round": 40, "max_depth": 3, "eta": 0.2}
 
