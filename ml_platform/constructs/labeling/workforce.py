@@ -125,11 +125,6 @@ class PrivateWorkforce(Construct):
             ),
             supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
         )
-        nag.acknowledge(
-            pool,
-            "AwsSolutions-COG2",
-            "MFA is REQUIRED (TOTP) on this pool; the rule reads the L2's advanced MFA options",
-        )
 
     def _workforce(self, name: str) -> None:
         assert self.user_pool is not None
@@ -250,7 +245,6 @@ def _acknowledge_restore(scope: Construct, role: PlatformRole) -> None:
         "CDK's AwsCustomResource provider: it runs only during deployments to call "
         "cognito-idp:UpdateUserPoolClient on this pool's portal client"
     )
-    nag.acknowledge(provider, "AwsSolutions-L1", reason + "; its runtime is chosen by aws-cdk-lib")
     nag.acknowledge_all(
         provider,
         nag.LAMBDA_IN_VPC,
