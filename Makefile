@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAGEMAKER_VALIDATE_ROLE := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup synth test lint check typecheck bench rehearse clean feature-lock workspaces-lock
+.PHONY: setup synth test lint check typecheck bench rehearse rehearse-labeling clean feature-lock workspaces-lock
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ rehearse: setup
 # Record the Studio domain's create-only properties for a new workspaces.domain.version.
 workspaces-lock: setup
 	$(PY) -m ml_platform.config_sections.workspaces_lock
+# Active learning on a bundled scikit-learn dataset with simulated annotators; figures in .rehearsal/labeling/.
+# Options pass through, e.g. make rehearse-labeling LABELING_ARGS="--dataset synthetic --target-accuracy 0.97".
+rehearse-labeling: setup
+	$(PY) scripts/rehearse_labeling.py $(LABELING_ARGS)
 
 clean:
 	rm -rf cdk.out cdk.pipeline.out .rehearsal bench_results

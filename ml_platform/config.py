@@ -24,6 +24,7 @@ from ml_platform.config_sections.delivery import PipelineConfig
 from ml_platform.config_sections.features import FeaturesConfig
 from ml_platform.config_sections.features_lock import LOCK_FILE, check, read_lock
 from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, CostTags, DataLakeConfig, NetworkConfig
+from ml_platform.config_sections.labeling import LabelingConfig
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
 from ml_platform.constructs.training.xgboost_image import XGBOOST_IMAGE_ACCOUNTS
@@ -58,6 +59,7 @@ class PlatformConfig(Section):
     endpoint: EndpointConfig = EndpointConfig()
     features: FeaturesConfig = FeaturesConfig()
     workspaces: WorkspacesConfig = WorkspacesConfig()
+    labeling: LabelingConfig = LabelingConfig()
 
     @field_validator("region")
     @classmethod

@@ -63,6 +63,15 @@ class RolePurpose(StrEnum):
     PERSONA_ML_ENGINEER = "persona-ml-engineer"
     PERSONA_LABELING_ADMIN = "persona-labeling-admin"
     PERSONA_AUDITOR = "persona-auditor"
+    # labeling
+    LABELING_GROUND_TRUTH = "labeling-ground-truth"
+    LABELING_PRE_ANNOTATION = "labeling-pre-annotation"
+    LABELING_CONSOLIDATION = "labeling-consolidation"
+    LABELING_STEPS = "labeling-steps"
+    LABELING_MODEL_JOBS = "labeling-model-jobs"
+    LABELING_LAUNCHER = "labeling-launcher"
+    LABELING_ACTIVE_LEARNING = "labeling-active-learning"
+    LABELING_PORTAL_URLS = "labeling-portal-urls"
     # delivery (tooling account)
     DELIVERY_PIPELINE = "delivery-pipeline"
     DELIVERY_SYNTH = "delivery-synth"

@@ -14,6 +14,8 @@ from ml_platform.stacks.catalog_stack import CatalogStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
 from ml_platform.stacks.feature_store_stack import FeatureStoreStack
 from ml_platform.stacks.ingestion_stack import IngestionStack
+from ml_platform.stacks.labeling_stack import LAKE_KEY_USERS as LABELING_LAKE_KEY_USERS
+from ml_platform.stacks.labeling_stack import LabelingStack
 from ml_platform.stacks.network_stack import NetworkStack
 from ml_platform.stacks.operations_stack import OperationsStack
 from ml_platform.stacks.processing_stack import ProcessingStack
@@ -40,7 +42,7 @@ def key_users(config: PlatformConfig) -> dict[KeyDomain, tuple[RolePurpose, ...]
     """`KEY_USERS`, plus the persona roles where workspaces are enabled (a key policy may only name
     roles that exist)."""
     if not config.workspaces.enabled:
-        return KEY_USERS
+        return dict(KEY_USERS)
     extra = {KeyDomain.MODELS: PERSONA_MODELS_KEY_USERS, KeyDomain.LAKE: PERSONA_LAKE_KEY_USERS}
     return {domain: purposes + extra.get(domain, ()) for domain, purposes in KEY_USERS.items()}
 
@@ -56,6 +58,7 @@ class MlPlatformStage(cdk.Stage):
         self._foundation()
         self._training_and_serving()
         self._data_platform()
+        self._labeling()
         self._workspaces()
         # Every role of the environment: the boundary; every role SageMaker assumes: the guardrails.
         self.network.guardrails.apply_boundary(self)
@@ -68,8 +71,11 @@ class MlPlatformStage(cdk.Stage):
     def _foundation(self) -> None:
         """Keys, network, lake buckets and the alert topic every capability builds on."""
         config, naming, removal, azs = self.config, self.naming, self.removal, self.config.availability_zones
+        users = key_users(config)
+        if config.labeling.enabled:  # a key policy may only name roles that exist
+            users[KeyDomain.LAKE] = users[KeyDomain.LAKE] + LABELING_LAKE_KEY_USERS
         self.security = SecurityStack(self, "Security", availability_zones=azs, naming=naming,
-                                      key_users=feature_store_key_users(key_users(config), config.features),
+                                      key_users=feature_store_key_users(users, config.features),
                                       extra_statements=feature_store_key_statements(naming, config.features),
                                       removal_policy=removal, description=self._describe("KMS keys per data domain"))
         keys = self.security.keys
@@ -152,3 +158,16 @@ class MlPlatformStage(cdk.Stage):
                 removal_policy=removal,
                 description=self._describe("SageMaker Feature Store groups, stream ingestion, compaction"))
             self.feature_store.add_stack_dependency(self.catalog)
+
+    def _labeling(self) -> None:
+        """Ground Truth workforce, labeling jobs and active learning: only when configured."""
+        self.labeling: LabelingStack | None = None
+        if not self.config.labeling.enabled:
+            return
+        keys = self.security.keys
+        self.labeling = LabelingStack(
+            self, "Labeling", availability_zones=self.config.availability_zones, config=self.config,
+            naming=self.naming, network=self.network.network, lake_key=keys.lake, logs_key=keys.logs,
+            alerts_topic=self.operations.alerts_topic, removal_policy=self.removal,
+            description=self._describe("Ground Truth private workforce, labeling jobs and active learning"))
+        self.labeling.add_stack_dependency(self.data_lake)  # buckets are named, not exported

@@ -27,7 +27,9 @@ def test_every_taggable_resource_carries_the_cost_tags(stages, template_of):
                 taggable = _is_taggable(stack, logical_id)
                 if not taggable:
                     continue
-                tags = _tag_dict(resource.get("Properties", {}).get("Tags", []))
+                properties = resource.get("Properties", {})
+                # Cognito user pools name their tag map UserPoolTags.
+                tags = _tag_dict(properties.get("Tags", properties.get("UserPoolTags", [])))
                 missing = {k: v for k, v in expected.items() if tags.get(k) != v}
                 assert not missing, f"{stack.node.path}/{logical_id} ({resource['Type']}) lacks {missing}"
                 tagged += 1

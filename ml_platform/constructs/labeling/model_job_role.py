@@ -1,0 +1,101 @@
+"""The role of the active-learning SageMaker jobs (training, model, batch transform)."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.training.xgboost_image import XGBOOST_REPOSITORY, xgboost_image_account
+
+
+class ModelJobRole(Construct):
+    """Reads and writes the run prefix only, pulls the XGBoost image, reads the code bundle."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        role_name: str,
+        curated_bucket: str,
+        prefix: str,
+        lake_key: kms.IKey,
+        assets_bucket: str,
+        region: str,
+        account: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.role = PlatformRole(
+            self,
+            "Role",
+            role_name=role_name,
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Active-learning training and batch-transform jobs",
+        )
+        add = self.role.add_to_principal_policy
+        run_objects = f"arn:aws:s3:::{curated_bucket}/{prefix}*"
+        add(iam.PolicyStatement(sid="RunPrefix", actions=["s3:GetObject", "s3:PutObject"], resources=[run_objects]))
+        add(
+            iam.PolicyStatement(
+                sid="ListRunPrefix",
+                actions=["s3:ListBucket"],
+                resources=[f"arn:aws:s3:::{curated_bucket}"],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+            )
+        )
+        lake_key.grant(self.role, "kms:Decrypt", "kms:GenerateDataKey")
+        add(
+            iam.PolicyStatement(
+                sid="VolumeKeyGrants",
+                actions=["kms:CreateGrant"],
+                resources=[lake_key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+        image_repo = f"arn:aws:ecr:{region}:{xgboost_image_account(region)}:repository/{XGBOOST_REPOSITORY}"
+        add(
+            iam.PolicyStatement(
+                sid="PullXgboostImage",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                resources=[image_repo],
+            )
+        )
+        # GetAuthorizationToken, PutMetricData and the ENI actions have no resource-level form.
+        add(
+            iam.PolicyStatement(
+                sid="JobRuntime",
+                resources=["*"],
+                actions=[
+                    "ecr:GetAuthorizationToken",
+                    "cloudwatch:PutMetricData",
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                ],
+            )
+        )
+        add(
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*"],
+            )
+        )
+        for resource, why in (
+            (run_objects, "each run's channels, models and predictions are created per round"),
+            ("*", "ECR token, metrics and VPC ENI actions have no resource-level form"),
+            (
+                f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*",
+                "SageMaker's job log groups are named per job",
+            ),
+        ):
+            self.role.acknowledge_wildcard(f"Resource::{resource}", why)
+        del assets_bucket
