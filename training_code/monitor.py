@@ -5,7 +5,7 @@
         [--output-dir /opt/ml/processing/report] [--since ISO] [--until ISO]
         [--problem-type BinaryClassification] [--comparison-threshold X] [--categorical-threshold X]
         [--datatype-threshold X] [--range-threshold X] [--prediction-threshold X]
-        [--comparison-method Simple|Robust] [--publish-metrics]
+        [--comparison-method Simple|Robust] [--workers N] [--publish-metrics]
 
 Exit 0 whether or not violations were found (they are the job's output, read by alarms); exit 1
 only when the baseline is missing or unreadable. Malformed capture lines are counted, never fatal.
@@ -47,6 +47,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     for flag in ("comparison", "categorical", "datatype", "range", "prediction"):
         p.add_argument(f"--{flag}-threshold", type=float, default=None)
     p.add_argument("--comparison-method", choices=("Simple", "Robust"), default=None)
+    p.add_argument("--workers", type=int, default=0, help="parsing processes (0: one per CPU)")
     p.add_argument("--publish-metrics", action="store_true", help="PutMetricData from the job itself")
     return p.parse_args(argv)
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             endpoint=a.endpoint, baseline_dir=a.baseline_dir, capture_dir=a.capture_dir,
             output_dir=a.output_dir, labels_dir=a.labels_dir, since=a.since, until=a.until,
             problem_type=a.problem_type, probability_threshold=a.probability_threshold,
-            prediction_threshold=a.prediction_threshold, thresholds=overrides))
+            prediction_threshold=a.prediction_threshold, thresholds=overrides, workers=a.workers))
     except (FileNotFoundError, ValueError, KeyError) as error:
         print(f"monitoring failed: unreadable baseline: {error}", file=sys.stderr)
         return 1

@@ -29,28 +29,77 @@ class Column:
         return len(self.values)
 
 
-def to_columns(rows: list, names: list[str], string_features: frozenset = frozenset()) -> list[Column]:
-    """Columns named `names` from rows that all have len(names) values (checked by the reader)."""
-    width, n = len(names), len(rows)
-    matrix = np.empty((n, width), dtype=np.float64)
-    non_numeric = np.zeros(width, dtype=np.int64)
-    for start in range(0, n, CHUNK_ROWS):
-        chunk = rows[start:start + CHUNK_ROWS]
-        flat = [value for row in chunk for value in row]
+class ColumnBuilder:
+    """Accumulates rows chunk by chunk into float64 blocks, so a window of a million captured
+    records never holds more than one chunk of token lists in memory."""
+
+    def __init__(self, names: list[str], string_features: frozenset = frozenset()):
+        self.names, self.string_features = names, string_features
+        self._blocks: list[np.ndarray] = []
+        self._non_numeric = np.zeros(len(names), dtype=np.int64)
+        self._strings: dict[int, list] = {i: [] for i, n in enumerate(names) if n in string_features}
+
+    def add(self, rows: list) -> None:
+        """Convert `rows` (each exactly len(names) values, checked by the reader) and keep them.
+
+        A row is a CSV line (str) or a list of values; runs of CSV lines are split in one go."""
+        if not rows:
+            return
+        width = len(self.names)
+        flat = _flatten(rows)
         try:
             block = np.array(flat, dtype=np.float64)
         except (ValueError, TypeError):
             block, bad = _convert_slowly(flat, width)
-            non_numeric += bad
-        matrix[start:start + len(chunk)] = block.reshape(len(chunk), width)
-    columns = []
-    for index, name in enumerate(names):
-        values = np.ascontiguousarray(matrix[:, index])
-        nan = int(np.isnan(values).sum())
-        strings = [_text(row[index]) for row in rows] if name in string_features else None
-        columns.append(Column(name, values, missing=nan - int(non_numeric[index]),
-                              non_numeric=int(non_numeric[index]), strings=strings))
-    return columns
+            self._non_numeric += bad
+        self._blocks.append(block.reshape(len(rows), width))
+        if self._strings:
+            split = [row.split(",") if isinstance(row, str) else row for row in rows]
+            for index, values in self._strings.items():
+                values.extend(_text(row[index]) for row in split)
+
+    def merge(self, other: "ColumnBuilder") -> None:
+        """Append another builder's rows after this one's (parallel reading, in file order)."""
+        self._blocks.extend(other._blocks)
+        self._non_numeric += other._non_numeric
+        for index, values in other._strings.items():
+            self._strings[index].extend(values)
+
+    def finish(self) -> list[Column]:
+        width = len(self.names)
+        matrix = np.concatenate(self._blocks) if self._blocks else np.empty((0, width))
+        self._blocks = []
+        columns = []
+        for index, name in enumerate(self.names):
+            values = np.ascontiguousarray(matrix[:, index])
+            bad = int(self._non_numeric[index])
+            columns.append(Column(name, values, missing=int(np.isnan(values).sum()) - bad, non_numeric=bad,
+                                  strings=self._strings.get(index)))
+        return columns
+
+
+def to_columns(rows: list, names: list[str], string_features: frozenset = frozenset()) -> list[Column]:
+    """Columns named `names` from rows that all have len(names) values."""
+    builder = ColumnBuilder(names, string_features)
+    for start in range(0, len(rows), CHUNK_ROWS):
+        builder.add(rows[start:start + CHUNK_ROWS])
+    return builder.finish()
+
+
+def _flatten(rows: list) -> list:
+    flat: list = []
+    run: list[str] = []
+    for row in rows:
+        if isinstance(row, str):
+            run.append(row)
+            continue
+        if run:
+            flat.extend(",".join(run).split(","))
+            run = []
+        flat.extend(row)
+    if run:
+        flat.extend(",".join(run).split(","))
+    return flat
 
 
 def _convert_slowly(flat: list, width: int) -> tuple[np.ndarray, np.ndarray]:

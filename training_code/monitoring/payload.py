@@ -43,12 +43,13 @@ def payload_text(part: dict) -> tuple[str, str]:
 
 
 def request_rows(kind: str, text: str) -> list:
-    """Feature rows of a request: CSV -> list of token lists; JSON -> list of value lists."""
+    """Feature rows of a request: CSV -> one line string per row (split later, many at once);
+    JSON -> one list of values per row."""
     if kind == CSV:
         lines = [line for line in text.strip().splitlines() if line.strip()]
         if not lines:
             raise MalformedRecord("empty request body")
-        return [line.split(",") for line in lines]
+        return lines
     if kind == JSON:
         return _json_rows(_loads(text))
     raise MalformedRecord("unsupported request content type", kind or "(none)")

@@ -9,6 +9,7 @@ shape), `constraint_violations.json`, `model_quality_statistics.json` (when labe
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +18,6 @@ import numpy as np
 
 from monitoring import cloudwatch, quality, report_html
 from monitoring.capture import capture_files, read_window
-from monitoring.columns import Column, to_columns
 from monitoring.drift import Thresholds, check_feature, numeric_distance
 from monitoring.statistics import build_statistics
 
@@ -35,6 +35,7 @@ class MonitorSettings:
     probability_threshold: float = 0.5
     prediction_threshold: float | None = None  # prediction drift; default: comparison threshold
     thresholds: dict | None = None             # overrides of the constraints' monitoring_config
+    workers: int = 0                           # parsing processes; 0 = one per CPU
 
 
 def _load(path: Path) -> dict | None:
@@ -49,9 +50,9 @@ def run_monitor(s: MonitorSettings) -> dict:
     features = statistics["features"]
     names = [f["name"] for f in features]
     strings = frozenset(f["name"] for f in features if f["inferred_type"] == "String")
-    window = read_window(capture_files(s.capture_dir), len(names), s.since, s.until)
-    columns = to_columns(window.rows, names, strings) if window.rows else [
-        Column(n, np.empty(0), 0, 0, [] if n in strings else None) for n in names]
+    window = read_window(capture_files(s.capture_dir), names, s.since, s.until, string_features=strings,
+                         collect_keys=s.labels_dir is not None, workers=s.workers or os.cpu_count() or 1)
+    columns = window.columns()
     t = Thresholds.from_constraints(constraints, **(s.thresholds or {}))
     by_name = {c["name"]: c for c in constraints["features"]}
     results = [check_feature(f, by_name.get(f["name"], {}), c, t) for f, c in zip(features, columns)]
@@ -60,7 +61,7 @@ def run_monitor(s: MonitorSettings) -> dict:
                "records_read": window.records_read, "records_used": window.records_used,
                "records_outside_window": window.records_outside_window,
                "malformed_records": window.malformed_records, "malformed": dict(window.malformed),
-               "malformed_examples": window.examples, "rows": len(window.rows),
+               "malformed_examples": window.examples, "rows": window.rows,
                "features": [asdict(r) for r in results],
                "drifted_features": [r.name for r in results if r.drifted]}
     violations += _prediction_drift(s, window.predictions, t, summary)

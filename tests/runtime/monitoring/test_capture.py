@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from monitoring.capture import capture_files, read_window
-from monitoring.columns import to_columns
 from monitoring.capture import parse_time
 from monitoring_testkit import capture_record, sample, score, write_capture
 
@@ -23,9 +22,9 @@ NAMES = [f"_c{i}" for i in range(6)]
 def test_every_capture_encoding_yields_the_same_rows(tmp_path, kwargs):
     x = sample(50, seed=1)
     write_capture(tmp_path, x, score(x), per_file=20, **kwargs)
-    window = read_window(capture_files(tmp_path), 6)
+    window = read_window(capture_files(tmp_path), NAMES)
     assert window.records_read == window.records_used == 50 and window.malformed_records == 0
-    values = np.column_stack([c.values for c in to_columns(window.rows, NAMES)])
+    values = np.column_stack([c.values for c in window.columns()])
     np.testing.assert_allclose(values, x, rtol=1e-12)
     np.testing.assert_allclose(window.predictions, score(x), rtol=1e-12)
 
@@ -35,8 +34,10 @@ def test_a_request_with_several_rows_gives_one_observation_per_row(tmp_path):
     record["captureData"]["endpointInput"]["data"] = "1,2,3,4,5,6\n7,8,9,10,11,12"
     record["captureData"]["endpointOutput"]["data"] = json.dumps({"predictions": [0.1, 0.9]})
     (tmp_path / "a.jsonl").write_text(json.dumps(record) + "\n")
-    window = read_window(capture_files(tmp_path), 6)
-    assert window.rows == [list("123456"), ["7", "8", "9", "10", "11", "12"]]
+    window = read_window(capture_files(tmp_path), NAMES)
+    assert window.rows == 2
+    np.testing.assert_array_equal(np.column_stack([c.values for c in window.columns()]),
+                                  np.arange(1, 13, dtype=float).reshape(2, 6))
     assert window.predictions == [0.1, 0.9]
     assert window.keys == [("00000000-0000-0000-0000-000000000001", 0), ("00000000-0000-0000-0000-000000000001", 1)]
 
@@ -62,7 +63,7 @@ def test_malformed_lines_are_counted_by_reason_and_never_drop_their_neighbours(t
     bad = list(_bad_lines().values())
     lines = [line for pair in zip(good, bad + [""] * 4) for line in pair if line]
     (tmp_path / "mixed.jsonl").write_text("\n".join(lines) + "\n")
-    window = read_window(capture_files(tmp_path), 6)
+    window = read_window(capture_files(tmp_path), NAMES)
     assert window.records_read == 16 and window.records_used == 10 and window.malformed_records == 6
     assert sorted(window.malformed) == sorted([
         "not a capture record (JSON with captureData.endpointInput)", "column count differs from the baseline",
@@ -70,7 +71,7 @@ def test_malformed_lines_are_counted_by_reason_and_never_drop_their_neighbours(t
         "unsupported request content type"])
     assert window.malformed["not a capture record (JSON with captureData.endpointInput)"] == 2
     assert window.examples[0].startswith("mixed.jsonl:2: not a capture record")
-    np.testing.assert_allclose(np.column_stack([c.values for c in to_columns(window.rows, NAMES)]), x)
+    np.testing.assert_allclose(np.column_stack([c.values for c in window.columns()]), x)
 
 
 def test_records_outside_the_window_are_skipped_by_inference_time(tmp_path):
@@ -78,7 +79,7 @@ def test_records_outside_the_window_are_skipped_by_inference_time(tmp_path):
     times = ["2026-12-01T19:59:59Z", "2026-12-01T20:00:00Z", "2026-12-01T20:59:59.999Z", "2026-12-01T21:00:00Z"]
     (tmp_path / "t.jsonl").write_text("".join(
         json.dumps(capture_record(x[i], 0.5, i, time=t)) + "\n" for i, t in enumerate(times)))
-    window = read_window(capture_files(tmp_path), 6, since=parse_time("2026-12-01T20:00:00Z"),
+    window = read_window(capture_files(tmp_path), NAMES, since=parse_time("2026-12-01T20:00:00Z"),
                          until=parse_time("2026-12-01T21:00:00Z"))
     assert window.records_used == 2 and window.records_outside_window == 2
 
@@ -87,5 +88,18 @@ def test_base64_capture_of_a_non_utf8_body_is_refused_not_fatal(tmp_path):
     record = capture_record([1.0] * 6, 0.5, 1, encoding="BASE64")
     record["captureData"]["endpointInput"]["data"] = base64.b64encode(b"\xff\xfe,1").decode()
     (tmp_path / "x.jsonl").write_text(json.dumps(record) + "\n")
-    window = read_window(capture_files(tmp_path), 6)
+    window = read_window(capture_files(tmp_path), NAMES)
     assert window.malformed == {"invalid base64 or non-UTF-8 body": 1}
+
+
+def test_parallel_reading_gives_the_same_window_as_one_process(tmp_path):
+    x = sample(900, seed=4)
+    write_capture(tmp_path, x, score(x), per_file=100)
+    with open(next(tmp_path.rglob("*00000300.jsonl")), "a") as handle:
+        handle.write("{broken\n")
+    one = read_window(capture_files(tmp_path), NAMES, workers=1)
+    three = read_window(capture_files(tmp_path), NAMES, workers=3)
+    assert (three.records_read, three.records_used, three.malformed) == (one.records_read, one.records_used, one.malformed)
+    assert three.keys == one.keys and three.predictions == one.predictions
+    np.testing.assert_array_equal(np.column_stack([c.values for c in three.columns()]),
+                                  np.column_stack([c.values for c in one.columns()]))

@@ -91,3 +91,34 @@ def test_thresholds_from_configuration_override_the_constraints(tmp_path, baseli
     strict = run_monitor(MonitorSettings(**common, output_dir=tmp_path / "a"))
     lenient = run_monitor(MonitorSettings(**common, output_dir=tmp_path / "b", thresholds={"comparison": 0.3}))
     assert strict["drifted_features"] == ["_c0"] and lenient["drifted_features"] == []
+
+
+def _categorical_baseline(folder, rng):
+    from monitoring.statistics import build_constraints
+
+    folder.mkdir()
+    colours = rng.choice(["red", "green", "blue"], size=4000, p=[0.5, 0.3, 0.2]).tolist()
+    numbers = rng.normal(size=4000)
+    stats = build_statistics([Column("amount", numbers, 0, 0),
+                              Column("colour", np.full(4000, np.nan), 0, 0, strings=colours)])
+    (folder / "statistics.json").write_text(json.dumps(stats))
+    (folder / "constraints.json").write_text(json.dumps(build_constraints(
+        stats, missing_tolerance=0.05, datatype_check_threshold=0.1, comparison_threshold=0.1,
+        categorical_threshold=0.1)))
+
+
+@pytest.mark.parametrize("probabilities, unseen, expected", [
+    ([0.5, 0.3, 0.2], 0.0, set()),
+    ([0.2, 0.3, 0.5], 0.0, {("colour", "baseline_drift_check")}),
+    ([0.4, 0.25, 0.15], 0.2, {("colour", "categorical_values_check"), ("colour", "baseline_drift_check")}),
+], ids=["same-frequencies", "swapped-frequencies", "unseen-values"])
+def test_categorical_features_drift_by_frequency_distance(tmp_path, probabilities, unseen, expected):
+    rng = np.random.default_rng(11)
+    _categorical_baseline(tmp_path / "baseline", rng)
+    n = 2000
+    colours = rng.choice(["red", "green", "blue", "purple"], size=n, p=probabilities + [unseen]).tolist()
+    rows = [[float(v), c] for v, c in zip(rng.normal(size=n), colours)]
+    write_capture(tmp_path / "capture", rows, np.full(n, 0.5), request_type="application/json")
+    summary = run_monitor(MonitorSettings(endpoint="ep", baseline_dir=tmp_path / "baseline",
+                                          capture_dir=tmp_path / "capture", output_dir=tmp_path / "report"))
+    assert {(v["feature_name"], v["constraint_check_type"]) for v in summary["violations"]} == expected
