@@ -56,6 +56,7 @@ bench: setup
 
 rehearse: setup
 	$(PY) scripts/rehearse.py
+	$(PY) scripts/rehearse_monitoring.py
 
 clean:
 	rm -rf cdk.out cdk.pipeline.out .rehearsal bench_results
