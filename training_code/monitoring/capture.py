@@ -161,7 +161,7 @@ def _add_record(window: CaptureWindow, raw: bytes, since, until) -> None:
                                   f"{width} columns, baseline has {window.n_features}")
     scores: list = [None] * len(rows)
     if capture.get("endpointOutput"):
-        scores = response_values(*payload_text(capture["endpointOutput"]))
+        scores = response_values(*payload_text(capture["endpointOutput"]), len(rows))
         if len(scores) != len(rows):
             raise MalformedRecord("response rows differ from request rows",
                                   f"{len(scores)} predictions for {len(rows)} rows")

@@ -11,6 +11,9 @@ import binascii
 import json
 
 CSV, JSON = "text/csv", "application/json"
+JSONLINES = ("application/jsonlines", "application/x-jsonlines", "application/jsonl")
+# Keys the built-in XGBoost container (and SAGEMAKER_INFERENCE_OUTPUT) answers with, best first.
+_SCORE_KEYS = ("score", "probability", "predicted_score", "predicted_label")
 
 
 class MalformedRecord(ValueError):
@@ -82,15 +85,24 @@ def _json_rows(payload) -> list:
     return payload
 
 
-def response_values(kind: str, text: str) -> list[float]:
-    """One score per row: the value itself, or the top class index of a probability vector."""
+def response_values(kind: str, text: str, rows: int) -> list[float]:
+    """One score per request row, from the response shapes serve.py and the built-in XGBoost
+    container write: JSON `{"predictions": [0.4, ...]}` or `[{"score": 0.4}, ...]`; JSON Lines of
+    `{"score": ...}`; CSV with one line per row, or one line of `rows` comma-separated values.
+    A list (class probabilities) scores as its top class."""
     if kind == JSON:
         payload = _loads(text)
         items = payload.get("predictions") if isinstance(payload, dict) else payload
         if not isinstance(items, list):
             raise MalformedRecord('JSON response without a "predictions" list')
+    elif kind in JSONLINES:
+        items = [_loads(line) for line in text.strip().splitlines() if line.strip()]
     elif kind == CSV:
-        items = [line.split(",") if "," in line else line for line in text.strip().splitlines() if line.strip()]
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        if len(lines) == 1 and rows > 1:
+            items = lines[0].split(",")
+        else:
+            items = [line.split(",") if "," in line else line for line in lines]
     else:
         raise MalformedRecord("unsupported response content type", kind or "(none)")
     try:
@@ -101,7 +113,7 @@ def response_values(kind: str, text: str) -> list[float]:
 
 def _score(item) -> float:
     if isinstance(item, dict):
-        item = item.get("score", item.get("predicted_label"))
+        item = next((item[k] for k in _SCORE_KEYS if k in item), None)
     if isinstance(item, list):  # class probabilities: the predicted class
         values = [float(v) for v in item]
         return float(max(range(len(values)), key=values.__getitem__))

@@ -103,3 +103,20 @@ def test_parallel_reading_gives_the_same_window_as_one_process(tmp_path):
     assert three.keys == one.keys and three.predictions == one.predictions
     np.testing.assert_array_equal(np.column_stack([c.values for c in three.columns()]),
                                   np.column_stack([c.values for c in one.columns()]))
+
+
+@pytest.mark.parametrize("content_type, body, expected", [
+    ("application/json", '{"predictions": [0.25, 0.75]}', [0.25, 0.75]),
+    ("application/json", '{"predictions": [{"score": 0.25}, {"score": 0.75}]}', [0.25, 0.75]),
+    ("application/json", '{"predictions": [{"score": [0.1, 0.7, 0.2]}, {"score": [0.8, 0.1, 0.1]}]}', [1.0, 0.0]),
+    ("application/jsonlines", '{"score": 0.25}\n{"score": 0.75}\n', [0.25, 0.75]),
+    ("text/csv; charset=utf-8", "0.25,0.75", [0.25, 0.75]),
+    ("text/csv", "0.25\n0.75\n", [0.25, 0.75]),
+], ids=["ours-json", "builtin-json", "builtin-softprob", "jsonlines", "builtin-csv-one-line", "csv-lines"])
+def test_responses_of_our_server_and_the_builtin_container_give_one_score_per_row(tmp_path, content_type, body, expected):
+    record = capture_record([0] * 6, 0.0, 1)
+    record["captureData"]["endpointInput"]["data"] = "1,2,3,4,5,6\n7,8,9,10,11,12"
+    record["captureData"]["endpointOutput"].update(observedContentType=content_type, data=body,
+                                                   encoding="CSV" if "csv" in content_type else "JSON")
+    (tmp_path / "a.jsonl").write_text(json.dumps(record) + "\n")
+    assert read_window(capture_files(tmp_path), NAMES).predictions == expected
