@@ -8,6 +8,9 @@ Events handled:
     for our jobs (name starts with JOB_PREFIX, `MONITORED_ENDPOINT` in their environment) and
     Model Monitor executions (`sagemaker_endpoint_name`); other jobs are ignored. The event's
     detail carries no environment (AWS's example event has none), so the job is described.
+  * `SageMaker Endpoint State Change`, InService, for an endpoint the Model Monitor engine
+    watches: copy the deployed model's baseline to the endpoint's current-baseline prefix and
+    create or update its monitoring schedules (see runner_schedules.py).
 Failures raise, so EventBridge retries and then parks the event in the dead-letter queue.
 """
 from __future__ import annotations
@@ -20,12 +23,14 @@ import boto3
 
 from runner_jobs import start_run
 from runner_metrics import publish_job_metrics
+from runner_schedules import on_endpoint_in_service
 from runner_settings import MonitoringError, Settings, settings_from
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
 
 JOB_CHANGE = "SageMaker Processing Job State Change"
+ENDPOINT_CHANGE = "SageMaker Endpoint State Change"
 
 
 def _endpoint_of(sagemaker, name: str, settings: Settings) -> str | None:
@@ -50,8 +55,20 @@ def handle(event: dict, settings: Settings, sagemaker, s3, cloudwatch, now: date
         if not endpoint:
             return {"action": "ignored", "reason": f"job {detail.get('ProcessingJobName')} monitors no endpoint"}
         return publish_job_metrics(s3, cloudwatch, detail, endpoint, settings.namespace)
+    if event.get("detail-type") == ENDPOINT_CHANGE:
+        return _endpoint_changed(event.get("detail") or {}, settings, sagemaker, s3)
     raise MonitoringError(f"unrecognised event (detail-type {event.get('detail-type')!r}); expected "
                           '{"action": "monitor", "endpoint": ...} or a processing job state change')
+
+
+def _endpoint_changed(detail: dict, settings: Settings, sagemaker, s3) -> dict:
+    endpoint, status = detail.get("EndpointName"), detail.get("EndpointStatus")
+    watched = (settings.model_monitor or {}).get(endpoint)
+    if watched is None or status != "IN_SERVICE":
+        return {"action": "ignored", "reason": f"endpoint {endpoint!r} is {status}"
+                                               f"{'' if watched else ' and not watched by Model Monitor'}"}
+    return on_endpoint_in_service(sagemaker, s3, endpoint=endpoint, baseline_target=watched["baseline"],
+                                  kms_key_arn=settings.kms_key_arn, schedules=watched["schedules"])
 
 
 def handler(event: dict, context) -> dict:

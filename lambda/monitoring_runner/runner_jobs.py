@@ -107,14 +107,16 @@ def start_run(sm, s3, s: Settings, endpoint: str, now: datetime) -> dict:
     if found is None:
         return {"action": "skipped", "reason": f"endpoint {endpoint} does not exist yet (nothing deployed)"}
     package_arn, baseline_uri, variant = found
-    captures = list_hours(s3, f"{s.capture_s3_uri}/{endpoint}/{variant}",
-                          since - timedelta(hours=s.label_lookback_hours), until)
+    # Labels collected in this window belong to inferences up to label_lookback_hours older: only
+    # then is older capture read (data quality still covers the window alone, via --since).
+    labels = list_hours(s3, f"{s.labels_s3_uri}/{endpoint}", since, until)
+    lookback = timedelta(hours=s.label_lookback_hours if labels else 0)
+    captures = list_hours(s3, f"{s.capture_s3_uri}/{endpoint}/{variant}", since - lookback, until)
     if not captures:
         return {"action": "skipped", "reason": f"no data capture for {endpoint} between {since} and {until}"}
     name = f"{s.job_prefix}-{until:%Y%m%d%H%M}"[:63]
     manifests = f"{s.reports_s3_uri}/{endpoint}/manifests/{name}"
     capture_manifest = write_manifest(s3, f"{manifests}/capture.json", captures, s.kms_key_arn)
-    labels = list_hours(s3, f"{s.labels_s3_uri}/{endpoint}", since, until)
     labels_manifest = write_manifest(s3, f"{manifests}/labels.json", labels, s.kms_key_arn) if labels else None
     sm.create_processing_job(**job_request(s, name=name, endpoint=endpoint, baseline_uri=baseline_uri,
                                            capture_manifest=capture_manifest, labels_manifest=labels_manifest,

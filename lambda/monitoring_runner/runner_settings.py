@@ -31,6 +31,9 @@ class Settings:
     label_lookback_hours: int  # captures this much older than the window are joined to late labels
     arguments: tuple[str, ...]  # thresholds and problem type for monitor.py
     namespace: str = "MLPlatform/ModelMonitoring"
+    # Model Monitor engine: {endpoint: {"baseline": s3 uri of the current prefix, "schedules":
+    # [{"name", "definition", "type", "cron"}]}}; empty with our engine.
+    model_monitor: dict | None = None
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -56,4 +59,5 @@ def settings_from(env: dict | None = None) -> Settings:
         reports_s3_uri=env["REPORTS_S3_URI"].rstrip("/"), window_hours=int(env.get("WINDOW_HOURS", "1")),
         label_lookback_hours=int(env.get("LABEL_LOOKBACK_HOURS", "0")),
         arguments=tuple(json.loads(env.get("MONITOR_ARGUMENTS", "[]"))),
-        namespace=env.get("METRICS_NAMESPACE", "MLPlatform/ModelMonitoring"))
+        namespace=env.get("METRICS_NAMESPACE", "MLPlatform/ModelMonitoring"),
+        model_monitor=json.loads(env["MODEL_MONITOR"]) if env.get("MODEL_MONITOR") else None)

@@ -53,13 +53,13 @@ def test_scheduled_run_starts_an_isolated_job_on_the_deployed_models_baseline(ha
     _deployed(sm_stub)
     # GIVEN captures in the window (20:00-21:00) and the lookback hour, labels collected in the window
     cap = "data-capture/mlp-dev-endpoint/AllTraffic"
-    _listing(s3_stub, f"{cap}/2026/12/01/19/", [f"{cap}/2026/12/01/19/05-00-000-a.jsonl"])
+    _listing(s3_stub, "monitoring/ground-truth/mlp-dev-endpoint/2026/12/01/20/",
+             ["monitoring/ground-truth/mlp-dev-endpoint/2026/12/01/20/labels.jsonl"])
+    _listing(s3_stub, f"{cap}/2026/12/01/19/", [f"{cap}/2026/12/01/19/05-00-000-a.jsonl"])  # lookback: labels exist
     _listing(s3_stub, f"{cap}/2026/12/01/20/", [f"{cap}/2026/12/01/20/05-00-000-b.jsonl", f"{cap}/2026/12/01/20/35-00-000-c.jsonl"])
     manifests = "monitoring/reports/mlp-dev-endpoint/manifests/mlp-dev-monitor-202612012100"
     s3_stub.add_response("put_object", {}, {"Bucket": BUCKET, "Key": f"{manifests}/capture.json", "Body": ANY,
                                             "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY})
-    _listing(s3_stub, "monitoring/ground-truth/mlp-dev-endpoint/2026/12/01/20/",
-             ["monitoring/ground-truth/mlp-dev-endpoint/2026/12/01/20/labels.jsonl"])
     s3_stub.add_response("put_object", {}, {"Bucket": BUCKET, "Key": f"{manifests}/labels.json", "Body": ANY,
                                             "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY})
     from runner_jobs import job_request
@@ -108,8 +108,8 @@ def test_nothing_deployed_yet_is_skipped_not_failed(handler_module, env, clients
 def test_a_window_without_capture_is_skipped(handler_module, env, clients):
     (sm, s3, cw), (sm_stub, s3_stub, _) = clients
     _deployed(sm_stub)
-    for hour in ("19", "20"):
-        _listing(s3_stub, f"data-capture/mlp-dev-endpoint/AllTraffic/2026/12/01/{hour}/", [])
+    _listing(s3_stub, "monitoring/ground-truth/mlp-dev-endpoint/2026/12/01/20/", [])
+    _listing(s3_stub, "data-capture/mlp-dev-endpoint/AllTraffic/2026/12/01/20/", [])  # no labels: no lookback
     result = handler_module.handle({"action": "monitor", "endpoint": ENDPOINT}, handler_module.settings_from(env),
                                    sm, s3, cw, now=NOW)
     assert result["action"] == "skipped" and "no data capture" in result["reason"]
@@ -191,3 +191,51 @@ def test_failed_and_unrelated_jobs_are_ignored(handler_module, env, clients, loa
 def test_missing_settings_name_every_variable(handler_module):
     with pytest.raises(handler_module.MonitoringError, match="ROLE_ARN"):
         handler_module.settings_from({"JOB_PREFIX": "x"})
+
+
+def _model_monitor_env(env: dict) -> dict:
+    target = f"s3://{BUCKET}/monitoring/model-monitor/{ENDPOINT}/baseline"
+    schedules = [{"name": "mlp-dev-endpoint-data-quality", "definition": "mlp-dev-dq-3f2a1b0c", "type": "DataQuality",
+                  "cron": "cron(0 * ? * * *)"},
+                 {"name": "mlp-dev-endpoint-model-quality", "definition": "mlp-dev-mq-9e8d7c6b", "type": "ModelQuality",
+                  "cron": "cron(0 * ? * * *)"}]
+    return {**env, "MODEL_MONITOR": json.dumps({ENDPOINT: {"baseline": target, "schedules": schedules}})}, target, schedules
+
+
+def test_a_deployment_points_model_monitor_schedules_at_the_new_models_baseline(handler_module, env, clients, load_event):
+    (sm, s3, cw), (sm_stub, s3_stub, _) = clients
+    env, target, schedules = _model_monitor_env(env)
+    event = load_event("endpoint_in_service.json")
+    event["detail"]["EndpointName"] = ENDPOINT
+    _deployed(sm_stub)
+    base_key, target_key = BASELINE.split(f"{BUCKET}/")[1], target.split(f"{BUCKET}/")[1]
+    for name in ("statistics.json", "constraints.json"):
+        s3_stub.add_response("copy_object", {}, {"Bucket": BUCKET, "Key": f"{target_key}/{name}",
+                                                 "CopySource": {"Bucket": BUCKET, "Key": f"{base_key}/{name}"},
+                                                 "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY})
+    s3_stub.add_client_error("copy_object", "NoSuchKey", "missing", 404)
+    # GIVEN the data-quality schedule does not exist and the model-quality one runs an older definition
+    sm_stub.add_client_error("describe_monitoring_schedule", "ResourceNotFound", "no", 400,
+                             expected_params={"MonitoringScheduleName": schedules[0]["name"]})
+    sm_stub.add_response("create_monitoring_schedule", {"MonitoringScheduleArn": "arn:x"}, {
+        "MonitoringScheduleName": schedules[0]["name"], "MonitoringScheduleConfig": {
+            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+            "MonitoringJobDefinitionName": "mlp-dev-dq-3f2a1b0c", "MonitoringType": "DataQuality"}})
+    sm_stub.add_response("describe_monitoring_schedule", {
+        "MonitoringScheduleArn": "arn:y", "MonitoringScheduleName": schedules[1]["name"], "MonitoringScheduleStatus": "Scheduled",
+        "CreationTime": NOW, "LastModifiedTime": NOW, "MonitoringScheduleConfig": {
+            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"}, "MonitoringJobDefinitionName": "mlp-dev-mq-old",
+            "MonitoringType": "ModelQuality"}}, {"MonitoringScheduleName": schedules[1]["name"]})
+    sm_stub.add_response("update_monitoring_schedule", {"MonitoringScheduleArn": "arn:y"}, {
+        "MonitoringScheduleName": schedules[1]["name"], "MonitoringScheduleConfig": {
+            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+            "MonitoringJobDefinitionName": "mlp-dev-mq-9e8d7c6b", "MonitoringType": "ModelQuality"}})
+    result = handler_module.handle(event, handler_module.settings_from(env), sm, s3, cw)
+    assert result == {"action": "scheduled", "model_package": PACKAGE, "baseline": ["statistics.json", "constraints.json"],
+                      "schedules": {schedules[0]["name"]: "created", schedules[1]["name"]: "updated"}}
+
+
+def test_endpoints_our_engine_monitors_need_nothing_on_deployment(handler_module, env, clients, load_event):
+    (sm, s3, cw), _ = clients
+    event = load_event("endpoint_in_service.json")
+    assert handler_module.handle(event, handler_module.settings_from(env), sm, s3, cw)["action"] == "ignored"
