@@ -67,8 +67,7 @@ def _endpoint_changed(detail: dict, settings: Settings, sagemaker, s3) -> dict:
     if watched is None or status != "IN_SERVICE":
         return {"action": "ignored", "reason": f"endpoint {endpoint!r} is {status}"
                                                f"{'' if watched else ' and not watched by Model Monitor'}"}
-    return on_endpoint_in_service(sagemaker, s3, endpoint=endpoint, baseline_target=watched["baseline"],
-                                  kms_key_arn=settings.kms_key_arn, schedules=watched["schedules"])
+    return on_endpoint_in_service(sagemaker, s3, endpoint=endpoint, watched=watched, kms_key_arn=settings.kms_key_arn)
 
 
 def handler(event: dict, context) -> dict:

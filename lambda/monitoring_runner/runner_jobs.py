@@ -4,6 +4,7 @@ downloads every input and uploads the report; the container calls nothing)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
@@ -18,8 +19,18 @@ def split_s3(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def deployed_baseline(sm, endpoint: str) -> tuple[str, str, str] | None:
-    """(model package ARN, baseline folder URI, variant name) of the model the endpoint serves; None if the
+@dataclass(frozen=True)
+class Deployed:
+    """What an endpoint serves: its model, the model's package and the package's baseline folder."""
+
+    package_arn: str
+    baseline_uri: str
+    variant: str
+    model_name: str
+
+
+def deployed_baseline(sm, endpoint: str) -> Deployed | None:
+    """The model the endpoint serves and its baseline; None if the
     endpoint does not exist yet. The deployer tags every model with its `ModelPackageArn`; the
     package's `DriftCheckBaselines` name the baseline step's statistics and constraints."""
     try:
@@ -41,7 +52,7 @@ def deployed_baseline(sm, endpoint: str) -> tuple[str, str, str] | None:
     except KeyError:
         raise MonitoringError(f"model package {package_arn} has no data-quality drift-check baseline; "
                               "it was registered before the baseline step existed") from None
-    return package_arn, statistics.rsplit("/", 1)[0], variant["VariantName"]
+    return Deployed(package_arn, statistics.rsplit("/", 1)[0], variant["VariantName"], variant["ModelName"])
 
 
 def list_hours(s3, uri: str, start: datetime, end: datetime) -> list[str]:
@@ -106,20 +117,19 @@ def start_run(sm, s3, s: Settings, endpoint: str, now: datetime) -> dict:
     found = deployed_baseline(sm, endpoint)
     if found is None:
         return {"action": "skipped", "reason": f"endpoint {endpoint} does not exist yet (nothing deployed)"}
-    package_arn, baseline_uri, variant = found
     # Labels collected in this window belong to inferences up to label_lookback_hours older: only
     # then is older capture read (data quality still covers the window alone, via --since).
     labels = list_hours(s3, f"{s.labels_s3_uri}/{endpoint}", since, until)
     lookback = timedelta(hours=s.label_lookback_hours if labels else 0)
-    captures = list_hours(s3, f"{s.capture_s3_uri}/{endpoint}/{variant}", since - lookback, until)
+    captures = list_hours(s3, f"{s.capture_s3_uri}/{endpoint}/{found.variant}", since - lookback, until)
     if not captures:
         return {"action": "skipped", "reason": f"no data capture for {endpoint} between {since} and {until}"}
     name = f"{s.job_prefix}-{until:%Y%m%d%H%M}"[:63]
     manifests = f"{s.reports_s3_uri}/{endpoint}/manifests/{name}"
     capture_manifest = write_manifest(s3, f"{manifests}/capture.json", captures, s.kms_key_arn)
     labels_manifest = write_manifest(s3, f"{manifests}/labels.json", labels, s.kms_key_arn) if labels else None
-    sm.create_processing_job(**job_request(s, name=name, endpoint=endpoint, baseline_uri=baseline_uri,
+    sm.create_processing_job(**job_request(s, name=name, endpoint=endpoint, baseline_uri=found.baseline_uri,
                                            capture_manifest=capture_manifest, labels_manifest=labels_manifest,
                                            since=since, until=until))
-    return {"action": "started", "job": name, "model_package": package_arn, "captures": len(captures),
+    return {"action": "started", "job": name, "model_package": found.package_arn, "captures": len(captures),
             "labels": len(labels)}

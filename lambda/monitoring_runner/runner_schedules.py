@@ -9,6 +9,8 @@ data capture, which is why the stack cannot create it before the first model is 
 """
 from __future__ import annotations
 
+import json
+
 from botocore.exceptions import ClientError
 
 from runner_jobs import deployed_baseline, split_s3
@@ -53,13 +55,27 @@ def ensure_schedule(sm, schedule: dict) -> str:
     return "updated"
 
 
-def on_endpoint_in_service(sm, s3, *, endpoint: str, baseline_target: str, kms_key_arn: str,
-                           schedules: list[dict]) -> dict:
-    """Baseline of the deployed model to the current prefix, then every schedule of the endpoint."""
+MODEL_NAME_PLACEHOLDER = "{{deployed_model_name}}"  # as ml_platform/constructs/monitoring/clarify_config.py writes it
+
+
+def write_clarify_configs(s3, configs: dict, model_name: str, kms_key_arn: str) -> list[str]:
+    """Each Clarify analysis configuration ({s3 uri: config}) with the deployed model filled in."""
+    written = []
+    for uri, config in configs.items():
+        body = json.dumps(config).replace(MODEL_NAME_PLACEHOLDER, model_name).encode()
+        bucket, key = split_s3(uri)
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_arn)
+        written.append(uri)
+    return written
+
+
+def on_endpoint_in_service(sm, s3, *, endpoint: str, watched: dict, kms_key_arn: str) -> dict:
+    """Baseline of the deployed model to the current prefix, Clarify configurations for that
+    model, then every schedule of the endpoint."""
     found = deployed_baseline(sm, endpoint)
     if found is None:
         return {"action": "ignored", "reason": f"endpoint {endpoint} does not exist"}
-    package_arn, baseline_uri, _ = found
-    copied = copy_baseline(s3, baseline_uri, baseline_target, kms_key_arn)
-    return {"action": "scheduled", "model_package": package_arn, "baseline": copied,
-            "schedules": {s["name"]: ensure_schedule(sm, s) for s in schedules}}
+    copied = copy_baseline(s3, found.baseline_uri, watched["baseline"], kms_key_arn)
+    clarify = write_clarify_configs(s3, watched.get("clarify", {}), found.model_name, kms_key_arn)
+    return {"action": "scheduled", "model_package": found.package_arn, "baseline": copied, "clarify": clarify,
+            "schedules": {s["name"]: ensure_schedule(sm, s) for s in watched["schedules"]}}

@@ -199,7 +199,10 @@ def _model_monitor_env(env: dict) -> dict:
                   "cron": "cron(0 * ? * * *)"},
                  {"name": "mlp-dev-endpoint-model-quality", "definition": "mlp-dev-mq-9e8d7c6b", "type": "ModelQuality",
                   "cron": "cron(0 * ? * * *)"}]
-    return {**env, "MODEL_MONITOR": json.dumps({ENDPOINT: {"baseline": target, "schedules": schedules}})}, target, schedules
+    clarify = {f"s3://{BUCKET}/monitoring/model-monitor/{ENDPOINT}/clarify/explainability.json": {
+        "version": "1.0", "predictor": {"model_name": "{{deployed_model_name}}", "instance_type": "ml.m5.large"}}}
+    watched = {"baseline": target, "schedules": schedules, "clarify": clarify}
+    return {**env, "MODEL_MONITOR": json.dumps({ENDPOINT: watched})}, target, schedules
 
 
 def test_a_deployment_points_model_monitor_schedules_at_the_new_models_baseline(handler_module, env, clients, load_event):
@@ -214,6 +217,12 @@ def test_a_deployment_points_model_monitor_schedules_at_the_new_models_baseline(
                                                  "CopySource": {"Bucket": BUCKET, "Key": f"{base_key}/{name}"},
                                                  "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY})
     s3_stub.add_client_error("copy_object", "NoSuchKey", "missing", 404)
+    # THEN the Clarify configuration names the model the endpoint now serves
+    s3_stub.add_response("put_object", {}, {
+        "Bucket": BUCKET, "Key": f"monitoring/model-monitor/{ENDPOINT}/clarify/explainability.json",
+        "Body": json.dumps({"version": "1.0", "predictor": {"model_name": "mlp-dev-model-9f8e7d",
+                                                            "instance_type": "ml.m5.large"}}).encode(),
+        "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY})
     # GIVEN the data-quality schedule does not exist and the model-quality one runs an older definition
     sm_stub.add_client_error("describe_monitoring_schedule", "ResourceNotFound", "no", 400,
                              expected_params={"MonitoringScheduleName": schedules[0]["name"]})
@@ -232,6 +241,7 @@ def test_a_deployment_points_model_monitor_schedules_at_the_new_models_baseline(
             "MonitoringJobDefinitionName": "mlp-dev-mq-9e8d7c6b", "MonitoringType": "ModelQuality"}})
     result = handler_module.handle(event, handler_module.settings_from(env), sm, s3, cw)
     assert result == {"action": "scheduled", "model_package": PACKAGE, "baseline": ["statistics.json", "constraints.json"],
+                      "clarify": [f"s3://{BUCKET}/monitoring/model-monitor/{ENDPOINT}/clarify/explainability.json"],
                       "schedules": {schedules[0]["name"]: "created", schedules[1]["name"]: "updated"}}
 
 
