@@ -17,7 +17,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-GLUE_JOBS_ROOT = Path(__file__).resolve().parents[2] / "glue_jobs"
+from ml_platform.paths import GLUE_JOBS_ROOT
 
 
 @dataclass(frozen=True)

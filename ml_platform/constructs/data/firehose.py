@@ -15,7 +15,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ml_platform.constructs.catalog import EVENTS_PREFIX, PARTITION_KEY
+from ml_platform.constructs.data.catalog import EVENTS_PREFIX, PARTITION_KEY
 
 ERRORS_PREFIX = "errors/"
 

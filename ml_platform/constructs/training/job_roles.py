@@ -5,8 +5,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ml_platform import nag
-from ml_platform.constructs.iam import PlatformRole
-from ml_platform.constructs.xgboost_image import xgboost_repository_arn
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.training.xgboost_image import xgboost_repository_arn
 
 
 class SageMakerJobRole(PlatformRole):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -14,11 +13,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ml_platform import nag
-from ml_platform.constructs.endpoint_spec import EndpointSpec
-from ml_platform.constructs.iam import PlatformRole
-from ml_platform.constructs.vpc_function import vpc_function
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.foundation.vpc_function import vpc_function
+from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
+from ml_platform.paths import LAMBDA_ROOT
 
-ASSET = Path(__file__).resolve().parents[2] / "lambda" / "endpoint_deployer"
+ASSET = LAMBDA_ROOT / "endpoint_deployer"
 # The role Application Auto Scaling creates the first time a SageMaker variant is registered.
 _SCALING_SLR = "sagemaker.application-autoscaling.amazonaws.com"
 

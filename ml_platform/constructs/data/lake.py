@@ -154,3 +154,17 @@ class DataLake(Construct):
     @property
     def artifacts(self) -> s3.Bucket:
         return self.zones["artifacts"]
+
+
+def bucket_ref(scope: Construct, construct_id: str, bucket: s3.Bucket) -> s3.IBucket:
+    """`bucket` by its literal name (it is set from `Naming.bucket_name`, so it never changes).
+
+    The ARN is then readable in policies and nag findings instead of a cross-stack export whose
+    name carries a hash; the key stays the bucket's own, so grants still cover its KMS key.
+    """
+    name = bucket.node.default_child.bucket_name
+    if not isinstance(name, str) or cdk.Token.is_unresolved(name):
+        raise ValueError(f"{bucket.node.path} has no literal bucket name to refer to it by")
+    return s3.Bucket.from_bucket_attributes(scope, construct_id, bucket_name=name,
+                                            bucket_arn=f"arn:aws:s3:::{name}",
+                                            encryption_key=bucket.encryption_key)

@@ -10,9 +10,11 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from ml_platform.paths import LAMBDA_ROOT
+
 # THE event schema: the Firehose Lambda validates with it, the Glue jobs read it, and the raw and
 # curated tables are built from it here, so the three can never disagree.
-EVENT_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "lambda" / "firehose_transform" / "event_schema.json"
+EVENT_SCHEMA_PATH = LAMBDA_ROOT / "firehose_transform" / "event_schema.json"
 
 # Schema types -> Hive/Glue column types (the types etl_schema.SPARK_TYPES knows).
 GLUE_TYPES = {"string": "string", "int": "int", "bigint": "bigint", "double": "double",

@@ -45,7 +45,7 @@ class Placement:
 
 
 @dataclass(frozen=True)
-class PipelineSpec:
+class TrainingPipelineSpec:
     name: str
     region: str
     image_uri: str
@@ -95,7 +95,7 @@ def _sdk():
     return functions
 
 
-def _session(spec: PipelineSpec):
+def _session(spec: TrainingPipelineSpec):
     import boto3
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     config = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
@@ -103,14 +103,14 @@ def _session(spec: PipelineSpec):
                            default_bucket=spec.artifacts_bucket, sagemaker_config=config)
 
 
-def _s3(spec: PipelineSpec, *parts):
+def _s3(spec: TrainingPipelineSpec, *parts):
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
     return Join(on="/", values=[f"s3://{spec.artifacts_bucket}", "pipelines", spec.name,
                                 ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
 
-def _processor(spec: PipelineSpec, session, script: str, instance_type):
+def _processor(spec: TrainingPipelineSpec, session, script: str, instance_type):
     """A processing job in the VPC that unpacks the code tarball and runs one of its scripts."""
     from sagemaker.core.network import NetworkConfig
     from sagemaker.core.processing import Processor
@@ -165,10 +165,15 @@ def _ranges(training: TrainingConfig) -> dict:
     return out
 
 
-def _trainer(spec: PipelineSpec, session, params):
+def _trainer(spec: TrainingPipelineSpec, session, params):
     """Script-mode XGBoost trials: code arrives as a channel, so trials need no network at all."""
-    from sagemaker.core.training.configs import (CheckpointConfig, Compute, Networking, OutputDataConfig,
-                                                 StoppingCondition)
+    from sagemaker.core.training.configs import (
+        CheckpointConfig,
+        Compute,
+        Networking,
+        OutputDataConfig,
+        StoppingCondition,
+    )
     from sagemaker.train.model_trainer import ModelTrainer
     t, p = spec.training, spec.placement
     hyperparameters = {
@@ -194,7 +199,7 @@ def _trainer(spec: PipelineSpec, session, params):
         hyperparameters=hyperparameters)
 
 
-def _models_uri(spec: PipelineSpec) -> str:
+def _models_uri(spec: TrainingPipelineSpec) -> str:
     return f"s3://{spec.artifacts_bucket}/pipelines/{spec.name}/models"
 
 
@@ -236,7 +241,7 @@ def _evaluate_step(spec, session, preprocess, tuning):
     return ProcessingStep(name=EVALUATE, step_args=args, property_files=[report]), report, best_model
 
 
-def _parameters(spec: PipelineSpec) -> dict:
+def _parameters(spec: TrainingPipelineSpec) -> dict:
     from sagemaker.core.workflow.parameters import ParameterInteger, ParameterString
     t = spec.training
     return {
@@ -251,7 +256,8 @@ def _parameters(spec: PipelineSpec) -> dict:
 def _approved_branch(spec, preprocess, evaluate, best_model) -> list:
     """Register the model; optionally score the test split with it in a batch transform."""
     from sagemaker.core.workflow.functions import Join
-    from ml_platform.constructs import pipeline_model_steps as steps
+
+    from ml_platform.constructs.training import training_pipeline_steps as steps
     p, t = spec.placement, spec.training
     container = steps.InferenceContainer(image_uri=spec.image_uri, model_data_url=best_model,
                                          code_uri=spec.code_uri)
@@ -272,13 +278,13 @@ def _approved_branch(spec, preprocess, evaluate, best_model) -> list:
     return branch
 
 
-def build_pipeline_definition(spec: PipelineSpec) -> dict:
+def build_training_pipeline_definition(spec: TrainingPipelineSpec) -> dict:
     """The pipeline definition (a dict ready for `json.dumps`); makes no AWS or network call."""
     with _offline(spec.region):
         return _build(spec, _sdk())
 
 
-def _build(spec: PipelineSpec, functions) -> dict:
+def _build(spec: TrainingPipelineSpec, functions) -> dict:
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.mlops.workflow.condition_step import ConditionStep
     from sagemaker.mlops.workflow.fail_step import FailStep

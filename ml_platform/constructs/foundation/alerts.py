@@ -10,7 +10,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from ml_platform.constructs.encryption import KeyUsers, PlatformKey
+from ml_platform.constructs.foundation.keys import KeyUsers, PlatformKey
 
 # AWS services that publish to the alert topic; each needs to encrypt with the topic's key.
 _PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com")

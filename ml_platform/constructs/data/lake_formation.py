@@ -13,9 +13,9 @@ from aws_cdk import aws_lakeformation as lf
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ml_platform.constructs.catalog import LakeCatalog
-from ml_platform.constructs.grant_findings import acknowledge_grants
-from ml_platform.constructs.iam import PlatformRole
+from ml_platform.constructs.data.catalog import LakeCatalog
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.grant_acknowledgments import acknowledge_grants
 
 ZONE_TAG = "zone"
 SENSITIVITY_TAG = "sensitivity"

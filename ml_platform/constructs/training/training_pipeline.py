@@ -10,7 +10,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from ml_platform.constructs.pipeline_definition import PipelineSpec, build_pipeline_definition
+from ml_platform.constructs.training.training_pipeline_definition import (
+    TrainingPipelineSpec,
+    build_training_pipeline_definition,
+)
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
@@ -24,7 +27,7 @@ def substitute(body: str, values: Mapping[str, str]) -> str:
 
 
 class TrainingPipeline(Construct):
-    """A `CfnPipeline` whose definition comes from `build_pipeline_definition(spec)`.
+    """A `CfnPipeline` whose definition comes from `build_training_pipeline_definition(spec)`.
 
     `spec` holds `${Name}` placeholders for deploy-time values; `values` maps each name to its
     token (subnet ids, security group, key ARN, bucket names). The definition is embedded as
@@ -32,10 +35,10 @@ class TrainingPipeline(Construct):
     uploaded. Steps run as the processing and training roles, which `role` may pass to SageMaker.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, spec: PipelineSpec,
+    def __init__(self, scope: Construct, construct_id: str, *, spec: TrainingPipelineSpec,
                  values: Mapping[str, str], role: iam.IRole, job_roles: list[iam.IRole]) -> None:
         super().__init__(scope, construct_id)
-        self.definition = build_pipeline_definition(spec)
+        self.definition = build_training_pipeline_definition(spec)
         body = json.dumps(self.definition, separators=(",", ":"), sort_keys=True)
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline", pipeline_name=spec.name, role_arn=role.role_arn,

@@ -1,4 +1,4 @@
-"""Stable references to the lake's buckets and acknowledgments of the wildcards CDK grants write.
+"""Acknowledgments of the AwsSolutions-IAM5 wildcards that CDK's own grants write: one reason table.
 
 CDK's `grant_read`/`grant_read_write` name action groups (`s3:GetObject*`) and object ARNs
 (`<bucket>/*`), which AwsSolutions-IAM5 reports one by one. Each data-platform role acknowledges
@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
 from ml_platform import nag
-from ml_platform.constructs.iam import PlatformRole
+from ml_platform.constructs.foundation.roles import PlatformRole
 
 # Reasons for the action groups CDK's bucket and key grants use.
 GRANT_ACTIONS = {
@@ -25,20 +23,6 @@ GRANT_ACTIONS = {
     "kms:GenerateDataKey*": "Data keys of the bucket's own KMS key, needed to write SSE-KMS objects",
     "kms:ReEncrypt*": "CDK key grant includes re-encryption, limited to the one key encrypting the bucket",
 }
-
-
-def bucket_ref(scope: Construct, construct_id: str, bucket: s3.Bucket) -> s3.IBucket:
-    """`bucket` by its literal name (it is set from `Naming.bucket_name`, so it never changes).
-
-    The ARN is then readable in policies and nag findings instead of a cross-stack export whose
-    name carries a hash; the key stays the bucket's own, so grants still cover its KMS key.
-    """
-    name = bucket.node.default_child.bucket_name
-    if not isinstance(name, str) or cdk.Token.is_unresolved(name):
-        raise ValueError(f"{bucket.node.path} has no literal bucket name to refer to it by")
-    return s3.Bucket.from_bucket_attributes(scope, construct_id, bucket_name=name,
-                                            bucket_arn=f"arn:aws:s3:::{name}",
-                                            encryption_key=bucket.encryption_key)
 
 
 def object_arns(bucket: s3.IBucket, prefix: str = "") -> str:

@@ -8,7 +8,7 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ml_platform.constructs.glue_etl import GlueSecurity
+from ml_platform.constructs.data.glue_jobs import GlueSecurity
 
 
 class SchemaCrawler(Construct):

@@ -14,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ml_platform import nag
-from ml_platform.constructs.iam import PlatformRole
+from ml_platform.constructs.foundation.roles import PlatformRole
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ml_platform import nag
-from ml_platform.constructs.iam import PlatformRole
+from ml_platform.constructs.foundation.roles import PlatformRole
 
 # Interface endpoints that SageMaker, Glue, Kinesis, Firehose and Lambda need to run without a NAT.
 INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {

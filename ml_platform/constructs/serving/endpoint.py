@@ -15,7 +15,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_platform.constructs.endpoint_spec import EndpointSpec
+from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
 
 
 class RollbackAlarms(Construct):

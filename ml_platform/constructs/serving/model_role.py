@@ -8,7 +8,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform import nag
-from ml_platform.constructs.iam import PlatformRole
+from ml_platform.constructs.foundation.roles import PlatformRole
 
 # AWS publishes its framework images (sagemaker-xgboost) from a different AWS-owned account in
 # each region; the repository name is fixed, the account is not ours to enumerate here.

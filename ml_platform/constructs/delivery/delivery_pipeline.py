@@ -12,9 +12,9 @@ from aws_cdk import pipelines
 from constructs import Construct, DependencyGroup
 
 from ml_platform import nag
-from ml_platform.constructs.data_lake import access_log_bucket
-from ml_platform.constructs.encryption import KeyUsers, PlatformKey, logs_service_statement
-from ml_platform.constructs.iam import PlatformRole
+from ml_platform.constructs.data.lake import access_log_bucket
+from ml_platform.constructs.foundation.keys import KeyUsers, PlatformKey, logs_service_statement
+from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
 
@@ -77,7 +77,7 @@ class ApprovalTopic(Construct):
         self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
 
-class PipelineRoles(Construct):
+class DeliveryPipelineRoles(Construct):
     """The pipeline's own role and the synth project's role, each a `PlatformRole`.
 
     CDK Pipelines adds the grants it needs (artifact bucket, key, deploy-role assumption, CodeBuild

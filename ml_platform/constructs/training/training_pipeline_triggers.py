@@ -11,7 +11,7 @@ from constructs import Construct
 SUCCESS_MARKER = "_SUCCESS"
 
 
-class PipelineTriggers(Construct):
+class TrainingPipelineTriggers(Construct):
     """Start `pipeline_arn` on a schedule and when the ETL finishes writing training-ready data.
 
     Behaviour: EventBridge assumes `role` (which may only start this pipeline) to call

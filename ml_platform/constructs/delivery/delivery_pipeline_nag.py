@@ -13,7 +13,7 @@ from aws_cdk import pipelines
 from constructs import IConstruct
 
 from ml_platform import nag
-from ml_platform.constructs.delivery import PipelineRoles
+from ml_platform.constructs.delivery.delivery_pipeline import DeliveryPipelineRoles
 
 _ARTIFACT_RW = ("CDK's read/write grant on the pipeline's own artifact bucket: the wildcard covers the object "
                 "versions, tags and multipart uploads of that one KMS-encrypted bucket only")
@@ -29,7 +29,7 @@ _INLINE = ("Role and policy are generated inside CDK Pipelines (self-mutation/as
            "replaced by a PlatformRole; the statements are CDK's scoped grants, reviewed in this report")
 
 
-def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, roles: PipelineRoles) -> None:
+def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, roles: DeliveryPipelineRoles) -> None:
     stack = cdk.Stack.of(pipeline)
     bucket = pipeline.pipeline.artifact_bucket
     artifact_findings = {

@@ -1,8 +1,6 @@
 """An optional HTTPS front for the endpoint: API Gateway (REST, IAM auth) -> thin Lambda -> InvokeEndpoint."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_ec2 as ec2
@@ -12,11 +10,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ml_platform import nag
-from ml_platform.constructs.iam import PlatformRole
-from ml_platform.constructs.vpc_function import vpc_function
-from ml_platform.constructs.web_acl import RegionalWebAcl
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.foundation.vpc_function import vpc_function
+from ml_platform.constructs.serving.web_acl import RegionalWebAcl
+from ml_platform.paths import LAMBDA_ROOT
 
-ASSET = Path(__file__).resolve().parents[2] / "lambda" / "endpoint_proxy"
+ASSET = LAMBDA_ROOT / "endpoint_proxy"
 STAGE_NAME = "v1"
 CONTENT_TYPES = ("text/csv", "application/json")
 # TLS 1.2 minimum (TLS 1.3 preferred) on the execute-api endpoint itself; STRICT rejects requests

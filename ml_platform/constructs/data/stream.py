@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -15,8 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ml_platform import nag
-
-LAMBDA_ROOT = Path(__file__).resolve().parents[2] / "lambda"
+from ml_platform.paths import LAMBDA_ROOT
 
 
 class EventStream(Construct):

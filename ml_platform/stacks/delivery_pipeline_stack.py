@@ -14,8 +14,13 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from ml_platform.config import PipelineConfig, PlatformConfig
-from ml_platform.constructs.delivery import ApprovalTopic, BuildLogs, PipelineRoles, harden_artifact_bucket
-from ml_platform.constructs.delivery_nag import acknowledge_pipeline_findings
+from ml_platform.constructs.delivery.delivery_pipeline import (
+    ApprovalTopic,
+    BuildLogs,
+    DeliveryPipelineRoles,
+    harden_artifact_bucket,
+)
+from ml_platform.constructs.delivery.delivery_pipeline_nag import acknowledge_delivery_pipeline_findings
 from ml_platform.naming import Naming
 from ml_platform.stacks.base import PlatformStack
 from ml_platform.stages.platform_stage import MlPlatformStage
@@ -47,7 +52,7 @@ class DeliveryPipelineStack(PlatformStack):
             raise ValueError("the pipeline promotes at least two environments (the last is approval-gated)")
         self.build_logs = BuildLogs(self, "BuildLogs", name_prefix=config.name_prefix,
                                     retention_days=config.log_retention_days)
-        self.roles = PipelineRoles(self, "Roles", naming=Naming(config.name_prefix, config.account, config.region))
+        self.roles = DeliveryPipelineRoles(self, "Roles", naming=Naming(config.name_prefix, config.account, config.region))
         source = pipelines.CodePipelineSource.connection(
             config.repository, config.branch, connection_arn=config.connection_arn)
         self.pipeline = pipelines.CodePipeline(
@@ -87,7 +92,7 @@ class DeliveryPipelineStack(PlatformStack):
         self.pipeline.pipeline.node.default_child.add_metadata(
             "cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
         self.artifact_access_logs = harden_artifact_bucket(self, "ArtifactAccessLogs", pipeline=self.pipeline)
-        acknowledge_pipeline_findings(self.pipeline, self.roles)
+        acknowledge_delivery_pipeline_findings(self.pipeline, self.roles)
         # The tooling tags go on the pipeline's own resources; each stage tags its resources itself.
         for child in self.node.children:
             if not isinstance(child, cdk.Stage):
