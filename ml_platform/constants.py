@@ -55,6 +55,10 @@ class RolePurpose(StrEnum):
     ENDPOINT_DEPLOYER = "endpoint-deployer"
     ENDPOINT_PROXY = "endpoint-proxy"
     APIGATEWAY_CLOUDWATCH = "apigateway-cloudwatch"
+    # monitoring
+    MONITORING_JOB = "monitoring-job"
+    MONITORING_RUNNER = "monitoring-runner"
+    MODEL_MONITOR = "model-monitor"
     # delivery (tooling account)
     DELIVERY_PIPELINE = "delivery-pipeline"
     DELIVERY_SYNTH = "delivery-synth"

@@ -8,7 +8,9 @@ from ml_platform.config import PlatformConfig
 from ml_platform.naming import Naming
 from ml_platform.stacks.catalog_stack import CatalogStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
+from ml_platform.config_sections.monitoring import monitored
 from ml_platform.stacks.ingestion_stack import IngestionStack
+from ml_platform.stacks.monitoring_stack import MonitoringStack
 from ml_platform.stacks.network_stack import NetworkStack
 from ml_platform.stacks.operations_stack import OperationsStack
 from ml_platform.stacks.processing_stack import ProcessingStack
@@ -23,7 +25,8 @@ KEY_USERS: dict[str, tuple[str, ...]] = {
     "lake": ("lake-formation-data-access", "firehose-delivery", "glue-etl", "glue-crawler",
              "emr-serverless-job", "sagemaker-processing"),
     "models": ("sagemaker-model", "endpoint-deployer", "endpoint-proxy", "glue-etl", "analyst", "emr-serverless-job",
-               "sagemaker-processing", "sagemaker-training", "sagemaker-pipeline"),
+               "sagemaker-processing", "sagemaker-training", "sagemaker-pipeline",
+               "monitoring-job", "monitoring-runner", "model-monitor"),
     "logs": ("glue-etl", "glue-crawler"),
     "streaming": ("firehose-delivery", "stream-transform"),
 }
@@ -68,6 +71,20 @@ class MlPlatformStage(cdk.Stage):
                 alerts_topic=self.operations.alerts_topic, removal_policy=removal,
                 description=f"{naming.prefix}: model endpoint, rollout alarms and approval-driven deployer")
             self.serving.add_stack_dependency(self.training)  # the approval rule names its model package group
+        self.monitoring = None
+        e = config.endpoint
+        if self.serving is not None and monitored(config.monitoring, endpoint_mode=e.mode,
+                                                  data_capture_percent=e.data_capture_percent,
+                                                  multi_model=e.multi_model):
+            self.monitoring = MonitoringStack(
+                self, "Monitoring", availability_zones=azs, config=config, naming=naming,
+                network=self.network.network, models_key=keys["models"].key, logs_key=keys["logs"].key,
+                alerts_topic=self.operations.alerts_topic, endpoint_name=self.serving.spec.endpoint_name,
+                removal_policy=removal,
+                description=f"{naming.prefix}: model monitoring (drift, quality), alarms and retraining")
+            # The artifacts bucket by name, and the retraining rule's events role: both must exist first.
+            for stack in (self.data_lake, self.training):
+                self.monitoring.add_stack_dependency(stack)
         self._data_platform(config, naming, removal)
         cdk.Aspects.of(self).add(CostAllocationTags(config.tags.as_dict()))
 
