@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
+from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
 from ml_platform.constructs.data.lake import DataLake
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.roles import PlatformRole
@@ -29,7 +30,8 @@ from ml_platform.stacks.base import PlatformStack
 TRAINING_CODE = TRAINING_CODE_ROOT
 # The role purposes this stack creates (`Naming.role_name`); the stage lists them in KEY_USERS.
 PIPELINE_ROLE, PROCESSING_ROLE, TRAINING_ROLE, EVENTS_ROLE = (
-    "sagemaker-pipeline", "sagemaker-processing", "sagemaker-training", "events-start-pipeline")
+    RolePurpose.SAGEMAKER_PIPELINE, RolePurpose.SAGEMAKER_PROCESSING, RolePurpose.SAGEMAKER_TRAINING,
+    RolePurpose.EVENTS_START_PIPELINE)
 
 
 class TrainingStack(PlatformStack):
@@ -96,8 +98,8 @@ class TrainingStack(PlatformStack):
             encryption_key=getattr(lake, zone).encryption_key) for zone in ("features", "artifacts"))
         features.grant_read(self.processing_role, f"{training_ready_prefix}*")
         for role in (self.processing_role, self.training_role):
-            artifacts.grant_read_write(role, "pipelines/*")
+            artifacts.grant_read_write(role, f"{PIPELINES_PREFIX}/*")
             self.code.grant_read(role)
         # The pipeline service reads evaluation.json (the PropertyFile) itself.
-        artifacts.grant_read(self.pipeline_role, "pipelines/*")
+        artifacts.grant_read(self.pipeline_role, f"{PIPELINES_PREFIX}/*")
         self.registry.grant_register(self.pipeline_role)

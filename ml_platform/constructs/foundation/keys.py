@@ -79,6 +79,16 @@ class PlatformKey(Construct):
         return self.key.grant_encrypt(grantee)
 
 
+@dataclass(frozen=True)
+class DomainKeys:
+    """The environment's customer-managed keys, one attribute per `KeyDomain`."""
+
+    lake: kms.IKey
+    models: kms.IKey
+    logs: kms.IKey
+    streaming: kms.IKey
+
+
 def logs_service_statement(region: str, account: str) -> iam.PolicyStatement:
     """Let CloudWatch Logs in this region encrypt log groups of this account, and nothing else."""
     return iam.PolicyStatement(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 
 from ml_platform import nag
+from ml_platform.constants import PIPELINES_PREFIX, bootstrap_assets_bucket
 from ml_platform.naming import Naming
 
 _S3_ACTIONS = {
@@ -32,8 +33,8 @@ def _ack_action_groups(policy, actions: dict[str, str]) -> None:
 def acknowledge_training_grants(stack, *, naming: Naming, training_ready_prefix: str) -> None:
     """Acknowledge the IAM5 findings on the training stack's role policies, each with its reason."""
     region, account = cdk.Stack.of(stack).region, cdk.Stack.of(stack).account
-    artifacts = f"arn:aws:s3:::{naming.bucket_name('artifacts')}/pipelines/*"
-    assets = f"arn:aws:s3:::cdk-hnb659fds-assets-{account}-{region}/*"
+    artifacts = f"arn:aws:s3:::{naming.bucket_name('artifacts')}/{PIPELINES_PREFIX}/*"
+    assets = f"arn:aws:s3:::{bootstrap_assets_bucket(account, region)}/*"
     for role in (stack.processing_role, stack.training_role):
         policy = role.grants_policy
         _ack_action_groups(policy, {**_S3_ACTIONS, **_WRITE_ACTIONS})
