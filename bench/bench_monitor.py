@@ -110,8 +110,8 @@ def main() -> int:
                   "malformed_records": summary["malformed_records"], "drifted_features": summary["drifted_features"]}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n| records | features | whole run (median) | records/s | read+parse records/s | MB/s |")
-    print(f"|---|---|---|---|---|---|")
+    print("\n| records | features | whole run (median) | records/s | read+parse records/s | MB/s |")
+    print("|---|---|---|---|---|---|")
     print(f"| {RECORDS:,} | {FEATURES} | {whole:.1f} s | {result['records_per_s']:,.0f} | "
           f"{result['read_parse_records_per_s']:,.0f} | {result['mb_per_s']:.1f} |")
     print(f"malformed counted: {result['malformed_records']:,}; drifted: {result['drifted_features']}")

@@ -95,7 +95,7 @@ def send_and_capture(port: int, features: np.ndarray, labels: np.ndarray, folder
     truth.parent.mkdir(parents=True)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     with open(capture, "w") as cap, open(truth, "w") as gt:
-        for i, (row, label) in enumerate(zip(features, labels)):
+        for i, (row, label) in enumerate(zip(features, labels, strict=False)):
             as_json = i % 10 == 0
             kind = "application/json" if as_json else "text/csv"
             body = json.dumps({"instances": [row.tolist()]}) if as_json else ",".join(repr(float(v)) for v in row)

@@ -9,6 +9,8 @@ the baseline the training pipeline registered with the model, publish the same m
 """
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -36,7 +38,7 @@ class MonitoringStack(PlatformStack):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  network: SecureVpc, models_key: kms.IKey, logs_key: kms.IKey, alerts_topic: sns.ITopic,
-                 endpoint_name: str, removal_policy: cdk.RemovalPolicy, **kwargs) -> None:
+                 endpoint_name: str, removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         m = config.monitoring
         artifacts = s3.Bucket.from_bucket_attributes(self, "Artifacts", bucket_name=naming.bucket_name("artifacts"),

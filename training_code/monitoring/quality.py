@@ -71,7 +71,7 @@ def _label_line(raw: bytes) -> tuple[str, list[float]]:
 def join(keys: list, predictions: list, labels: dict) -> tuple[np.ndarray, np.ndarray]:
     """(labels, predictions) of every captured row whose record has a label for that row."""
     y, p = [], []
-    for (key, row), score in zip(keys, predictions):
+    for (key, row), score in zip(keys, predictions, strict=False):
         values = labels.get(key)
         if values is not None and row < len(values) and score is not None:
             y.append(values[row])

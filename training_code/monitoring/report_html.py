@@ -29,7 +29,7 @@ def svg_chart(title: str, labels: list[str], baseline: np.ndarray, current: np.n
     top = max(float(baseline.max(initial=0)), float(current.max(initial=0)), 1e-9)
     slot = (WIDTH - 2 * PAD) / max(len(labels), 1)
     bars = []
-    for i, (b, c) in enumerate(zip(baseline, current)):
+    for i, (b, c) in enumerate(zip(baseline, current, strict=False)):
         x = PAD + i * slot
         for offset, share, colour in ((0.1, b, "#8c8c8c"), (0.5, c, "#e8710a")):
             h = (HEIGHT - 2 * PAD) * share / top

@@ -55,7 +55,7 @@ def run_monitor(s: MonitorSettings) -> dict:
     columns = window.columns()
     t = Thresholds.from_constraints(constraints, **(s.thresholds or {}))
     by_name = {c["name"]: c for c in constraints["features"]}
-    results = [check_feature(f, by_name.get(f["name"], {}), c, t) for f, c in zip(features, columns)]
+    results = [check_feature(f, by_name.get(f["name"], {}), c, t) for f, c in zip(features, columns, strict=False)]
     violations = [v for r in results for v in r.violations]
     summary = {"endpoint": s.endpoint, "window_start": _iso(s.since), "window_end": _iso(s.until),
                "records_read": window.records_read, "records_used": window.records_used,
@@ -70,7 +70,7 @@ def run_monitor(s: MonitorSettings) -> dict:
         violations += summary["model_quality"]["violations"]
     summary["violations"] = violations
     _write(s, summary, build_statistics(columns) if window.rows else None,
-           {f["name"]: (f, c) for f, c in zip(features, columns)})
+           {f["name"]: (f, c) for f, c in zip(features, columns, strict=False)})
     return summary
 
 

@@ -58,7 +58,7 @@ def feature_statistics(column: Column) -> dict:
         return {"name": column.name, "inferred_type": "String", "string_statistics": {
             "common": common, "distinct_count": float(len(values)),
             "distribution": {"categorical": {"buckets": [
-                {"value": str(v), "count": float(c)} for v, c in zip(values, counts)]}}}}
+                {"value": str(v), "count": float(c)} for v, c in zip(values, counts, strict=False)]}}}}
     finite = column.values[np.isfinite(column.values)]
     integral = bool(len(finite)) and bool(np.all(finite == np.round(finite)))
     stats: dict = {"common": common}

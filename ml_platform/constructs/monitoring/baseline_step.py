@@ -10,6 +10,7 @@ deployed model's baseline through `DriftCheckBaselines.ModelDataQuality.Statisti
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ml_platform.config_sections.monitoring import MonitoringConfig
@@ -33,14 +34,16 @@ def baseline_arguments(monitoring: MonitoringConfig) -> tuple[str, ...]:
             "--quality-tolerance", str(m.quality_tolerance))
 
 
-def _json(uri: Any) -> dict:
+def _json(uri: Any) -> dict[str, Any]:
     return {"ContentType": "application/json", "S3Uri": uri}
 
 
-def package_fields(baseline_dir: Any, join) -> tuple[dict, dict]:
+def package_fields(baseline_dir: Any, join: Callable[..., Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(DriftCheckBaselines, ModelMetrics.ModelDataQuality) for the register step; `baseline_dir`
     is the step's output URI (a pipeline expression) and `join` the SDK's `Join`."""
-    file = lambda name: join(on="/", values=[baseline_dir, name])  # noqa: E731
+    def file(name: str) -> Any:
+        return join(on="/", values=[baseline_dir, name])
+
     data_quality = {"Statistics": _json(file(STATISTICS)), "Constraints": _json(file(CONSTRAINTS))}
     drift = {"ModelDataQuality": data_quality, "ModelQuality": {"Constraints": _json(file(QUALITY_CONSTRAINTS))}}
     return drift, data_quality

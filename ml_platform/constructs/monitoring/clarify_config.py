@@ -10,26 +10,28 @@ configuration with `predictor.model_name` filled in when the endpoint comes InSe
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ml_platform.config_sections.monitoring import ClarifyConfig, ProblemType
 
 MODEL_NAME_PLACEHOLDER = "{{deployed_model_name}}"
 _PROBABILITY_THRESHOLD = 0.5
 
 
-def _predictor(instance_type: str) -> dict:
+def _predictor(instance_type: str) -> dict[str, Any]:
     # The shadow endpoint Clarify starts: same CSV contract as the real endpoint.
     return {"model_name": MODEL_NAME_PLACEHOLDER, "instance_type": instance_type, "initial_instance_count": 1,
             "content_type": "text/csv", "accept_type": "text/csv"}
 
 
-def bias_config(clarify: ClarifyConfig, problem_type: ProblemType, instance_type: str) -> dict | None:
+def bias_config(clarify: ClarifyConfig, problem_type: ProblemType, instance_type: str) -> dict[str, Any] | None:
     """Post-training bias of the facet `_c<bias_facet_index>`; None without a facet (skipped)."""
     if clarify.bias_facet_index is None:
         return None
-    facet: dict = {"name_or_index": clarify.bias_facet_index}
+    facet: dict[str, Any] = {"name_or_index": clarify.bias_facet_index}
     if clarify.bias_facet_threshold is not None:
         facet["value_or_threshold"] = [clarify.bias_facet_threshold]
-    config = {"version": "1.0", "dataset_type": "text/csv", "label_values_or_threshold": [1],
+    config: dict[str, Any] = {"version": "1.0", "dataset_type": "text/csv", "label_values_or_threshold": [1],
               "facet": [facet], "methods": {"post_training_bias": {"methods": "all"}},
               "predictor": _predictor(instance_type)}
     if problem_type == "BinaryClassification":
@@ -37,7 +39,7 @@ def bias_config(clarify: ClarifyConfig, problem_type: ProblemType, instance_type
     return config
 
 
-def explainability_config(clarify: ClarifyConfig, instance_type: str) -> dict | None:
+def explainability_config(clarify: ClarifyConfig, instance_type: str) -> dict[str, Any] | None:
     """Kernel SHAP on the capture, its baseline one k-means cluster centre of the data (the
     feature count is unknown at synth, so no fixed baseline row can be written)."""
     if not clarify.feature_attribution:

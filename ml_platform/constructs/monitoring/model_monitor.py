@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -85,7 +86,7 @@ class ModelMonitorEngine(Construct):
         i, m = self.inputs, self.inputs.monitoring
         clarify = kind in ("ModelBias", "ModelExplainability")
         window = m.window_hours
-        endpoint_input: dict = {"EndpointName": i.endpoint, "LocalPath": "/opt/ml/processing/input/endpoint",
+        endpoint_input: dict[str, Any] = {"EndpointName": i.endpoint, "LocalPath": "/opt/ml/processing/input/endpoint",
                                 "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}
         if kind in ("ModelQuality", "ModelBias"):
             # Captures old enough to have labels: the window, `label_lookback_hours` ago.
@@ -96,7 +97,7 @@ class ModelMonitorEngine(Construct):
         elif kind == "ModelQuality":
             endpoint_input["InferenceAttribute"] = "0"
         prefix = _KINDS[kind]
-        props: dict = {
+        props: dict[str, Any] = {
             f"{kind}AppSpecification": self._app(kind, stack.region),
             f"{kind}JobInput": {"EndpointInput": endpoint_input, **({"GroundTruthS3Input": {
                 "S3Uri": f"s3://{i.artifacts.bucket_name}/{LABELS_PREFIX}/{i.endpoint}"}}
@@ -120,14 +121,14 @@ class ModelMonitorEngine(Construct):
         return cdk.CfnResource(self, f"{kind}JobDefinition", type=f"AWS::SageMaker::{kind}JobDefinition",
                                properties=props)
 
-    def _app(self, kind: str, region: str) -> dict:
+    def _app(self, kind: str, region: str) -> dict[str, Any]:
         if kind == "DataQuality":
             return {"ImageUri": model_monitor_image_uri(region), "Environment": {"publish_cloudwatch_metrics": "Enabled"}}
         if kind == "ModelQuality":
             return {"ImageUri": model_monitor_image_uri(region), "ProblemType": self.inputs.monitoring.problem_type}
         return {"ImageUri": clarify_image_uri(region), "ConfigUri": self._config_uri(kind)}
 
-    def _baseline(self, kind: str) -> dict | None:
+    def _baseline(self, kind: str) -> dict[str, Any] | None:
         current = f"{self.root}/current"
         if kind == "DataQuality":
             return {"ConstraintsResource": {"S3Uri": f"{current}/constraints.json"},
@@ -145,7 +146,9 @@ class ModelMonitorEngine(Construct):
         self.role.add_to_principal_policy(iam.PolicyStatement(
             sid="PullMonitorImages", resources=repository_arns(stack.region),
             actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]))
-        arn = lambda kind, name: stack.format_arn(service="sagemaker", resource=kind, resource_name=name)  # noqa: E731
+        def arn(kind: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=kind, resource_name=name)
+
         # Clarify's shadow endpoint: created from the deployed model, invoked, then deleted.
         self.role.add_to_principal_policy(iam.PolicyStatement(
             sid="ClarifyShadowEndpoint", actions=[
@@ -160,7 +163,9 @@ class ModelMonitorEngine(Construct):
     def grant_runner(self, role: iam.IRole, baselines_read: str) -> None:
         """Copy baselines to the current prefix, write Clarify configurations, manage the schedules."""
         stack, i = cdk.Stack.of(self), self.inputs
-        arn = lambda kind, name: stack.format_arn(service="sagemaker", resource=kind, resource_name=name)  # noqa: E731
+        def arn(kind: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=kind, resource_name=name)
+
         role.add_to_principal_policy(iam.PolicyStatement(
             sid=f"ModelMonitorSchedules{_sid(i.endpoint)}", actions=[
                 "sagemaker:DescribeMonitoringSchedule", "sagemaker:CreateMonitoringSchedule",

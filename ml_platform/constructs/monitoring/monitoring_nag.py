@@ -9,9 +9,13 @@ import aws_cdk as cdk
 
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.monitoring.model_monitor import MODEL_MONITOR_PREFIX
-from ml_platform.constructs.monitoring.our_monitor import (BASELINES_PREFIX, CAPTURE_PREFIX, LABELS_PREFIX,
-                                                          REPORTS_PREFIX)
-from ml_platform.grant_acknowledgments import KMS, S3_READ, S3_READ_WRITE, acknowledge_grants
+from ml_platform.constructs.monitoring.our_monitor import (
+    BASELINES_PREFIX,
+    CAPTURE_PREFIX,
+    LABELS_PREFIX,
+    REPORTS_PREFIX,
+)
+from ml_platform.grant_acknowledgments import KMS, S3_READ_WRITE, acknowledge_grants
 from ml_platform.naming import Naming
 
 _PREFIX_REASONS = {

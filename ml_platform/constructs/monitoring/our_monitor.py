@@ -11,7 +11,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ml_platform import nag
 from ml_platform.config_sections.monitoring import MonitoringConfig
 from ml_platform.constructs.training.code_bundle import CodeBundle
 from ml_platform.constructs.training.job_roles import SageMakerJobRole
@@ -74,7 +73,9 @@ class OurMonitor(Construct):
         """What the function needs: find each endpoint's deployed baseline, list capture and labels,
         write manifests, start (only) our jobs as the job role, read their outputs, publish metrics."""
         stack = cdk.Stack.of(self)
-        arn = lambda kind, name: stack.format_arn(service="sagemaker", resource=kind, resource_name=name)  # noqa: E731
+        def arn(kind: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=kind, resource_name=name)
+
         statements = [
             iam.PolicyStatement(sid="FindDeployedBaseline", actions=[
                 "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel",

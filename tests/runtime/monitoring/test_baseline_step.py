@@ -10,9 +10,9 @@ import tarfile
 import numpy as np
 import pytest
 import xgboost as xgb
+from monitoring_testkit import REPO_CODE, sample, score, write_capture, write_label_first
 
 from monitoring.statistics import KLL_K, kll_sketch, sketch_points
-from monitoring_testkit import REPO_CODE, sample, score, write_capture, write_label_first
 
 
 @pytest.fixture(scope="module")

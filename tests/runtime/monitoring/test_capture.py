@@ -7,10 +7,9 @@ import json
 
 import numpy as np
 import pytest
-
-from monitoring.capture import capture_files, read_window
-from monitoring.capture import parse_time
 from monitoring_testkit import capture_record, sample, score, write_capture
+
+from monitoring.capture import capture_files, parse_time, read_window
 
 NAMES = [f"_c{i}" for i in range(6)]
 
@@ -61,7 +60,7 @@ def test_malformed_lines_are_counted_by_reason_and_never_drop_their_neighbours(t
     x = sample(10, seed=2)
     good = [json.dumps(capture_record(x[i], 0.5, i)) for i in range(10)]
     bad = list(_bad_lines().values())
-    lines = [line for pair in zip(good, bad + [""] * 4) for line in pair if line]
+    lines = [line for pair in zip(good, bad + [""] * 4, strict=False) for line in pair if line]
     (tmp_path / "mixed.jsonl").write_text("\n".join(lines) + "\n")
     window = read_window(capture_files(tmp_path), NAMES)
     assert window.records_read == 16 and window.records_used == 10 and window.malformed_records == 6

@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from monitoring_testkit import sample, score, write_capture, write_label_first
 
 from monitoring.baseline_job import BaselineSettings, run_baseline
 from monitoring.columns import Column
 from monitoring.run import MonitorSettings, run_monitor
 from monitoring.statistics import build_statistics
-from monitoring_testkit import sample, score, write_capture, write_label_first
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_categorical_features_drift_by_frequency_distance(tmp_path, probabilitie
     _categorical_baseline(tmp_path / "baseline", rng)
     n = 2000
     colours = rng.choice(["red", "green", "blue", "purple"], size=n, p=probabilities + [unseen]).tolist()
-    rows = [[float(v), c] for v, c in zip(rng.normal(size=n), colours)]
+    rows = [[float(v), c] for v, c in zip(rng.normal(size=n), colours, strict=False)]
     write_capture(tmp_path / "capture", rows, np.full(n, 0.5), request_type="application/json")
     summary = run_monitor(MonitorSettings(endpoint="ep", baseline_dir=tmp_path / "baseline",
                                           capture_dir=tmp_path / "capture", output_dir=tmp_path / "report"))

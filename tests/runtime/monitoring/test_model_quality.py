@@ -5,13 +5,13 @@ import json
 
 import numpy as np
 import pytest
+from monitoring_testkit import capture_record, sample, score
 from sklearn import metrics as skm
 
 from monitoring import quality
+from monitoring.columns import Column
 from monitoring.run import MonitorSettings, run_monitor
 from monitoring.statistics import build_constraints, build_statistics
-from monitoring.columns import Column
-from monitoring_testkit import capture_record, sample, score
 
 
 def _baseline(folder, x, constraints=None):

@@ -20,7 +20,6 @@ for folder in (FUNCTION_DIR, Path(__file__).resolve().parent):
 from runner_testkit import ACCOUNT, BUCKET, KEY, REGION  # noqa: E402
 
 
-
 @pytest.fixture(scope="session")
 def handler_module(lambda_handler_loader):
     return lambda_handler_loader("monitoring_runner", "monitoring_runner_handler")

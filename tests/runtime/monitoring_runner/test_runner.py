@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY
-
 from runner_testkit import ACCOUNT, BUCKET, KEY, REGION
 
 NOW = datetime(2026, 12, 1, 21, 4, 12, tzinfo=timezone.utc)
