@@ -10,7 +10,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.constants import RolePurpose, bootstrap_assets_bucket
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.catalog import EVENT_SCHEMA_PATH, EVENTS_PREFIX, LakeCatalog
 from ml_platform.constructs.data.emr_serverless import SparkApplication
 from ml_platform.constructs.data.glue_jobs import (
@@ -119,9 +119,7 @@ class ProcessingStack(PlatformStack):
                            "cloudwatch:PutMetricData (conditioned on the Glue namespace) and "
                            "lakeformation:GetDataAccess have no resource-level permissions",
             f"Resource::arn:aws:ec2:{self.region}:{self.account}:network-interface/*":
-                "Tags on the network interfaces Glue creates for the job, limited to Glue's own tag key",
-            f"Resource::arn:aws:s3:::{bootstrap_assets_bucket(self.account, self.region)}/*": "CDK asset objects (job scripts, etl modules, event schema) "
-                                               "have content-hash keys in the bootstrap assets bucket"})
+                "Tags on the network interfaces Glue creates for the job, limited to Glue's own tag key"})
         return role
 
     def _grant_lake(self, role: PlatformRole) -> None:
@@ -173,7 +171,6 @@ class ProcessingStack(PlatformStack):
         acknowledge_grants(role, resources={
             "Resource::*": "lakeformation:GetDataAccess has no resource-level permissions; Lake Formation "
                            "vends credentials only for the zones this role is granted by LF-tag"})
-        self.emr_job_role = role
         return app
 
     def _alert_on_failures(self, alerts_topic: sns.ITopic) -> None:

@@ -32,6 +32,7 @@ from ml_platform.constructs.serving.endpoint_api import EndpointApi
 from ml_platform.constructs.serving.endpoint_deployer import EndpointDeployer
 from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
 from ml_platform.constructs.serving.model_role import ModelExecutionRole
+from ml_platform.constructs.training.model_registry import ModelRegistry
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
 from ml_platform.stacks.base import PlatformStack
@@ -47,7 +48,7 @@ class ServingStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  artifacts: s3.IBucket, models_key: kms.IKey, logs_key: kms.IKey,
-                 model_package_group_name: str, removal_policy: cdk.RemovalPolicy,
+                 registry: ModelRegistry, removal_policy: cdk.RemovalPolicy,
                  alerts_topic: sns.ITopic | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         endpoint = config.endpoint
@@ -86,7 +87,7 @@ class ServingStack(PlatformStack):
                 model_data_url=endpoint.initial_model_data_url, image_uri=endpoint.image_uri)
         self.deployer = EndpointDeployer(
             self, "Deployer", spec=self.spec, alarm_names=self.alarms.alarm_names,
-            model_package_group_name=model_package_group_name, role_name=naming.role_name(RolePurpose.ENDPOINT_DEPLOYER),
+            registry=registry, role_name=naming.role_name(RolePurpose.ENDPOINT_DEPLOYER),
             execution_role=self.model_role, vpc=vpc, vpc_subnets=vpc_subnets, security_group=security_group,
             models_key=models_key, logs_key=logs_key, log_retention=retention(config.log_retention_days),
             reserved_concurrency=endpoint.deployer_reserved_concurrency,

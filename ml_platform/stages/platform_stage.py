@@ -81,7 +81,7 @@ class MlPlatformStage(cdk.Stage):
             self, "Serving", availability_zones=azs, config=config, naming=naming, vpc=net.vpc,
             vpc_subnets=net.private_subnets, security_group=net.workload_security_group,
             artifacts=self.data_lake.lake.artifacts, models_key=keys.models, logs_key=keys.logs,
-            model_package_group_name=self.training.registry.group_name,
+            registry=self.training.registry,
             alerts_topic=self.operations.alerts_topic, removal_policy=self.removal,
             description=self._describe("model endpoint, rollout alarms and approval-driven deployer"))
         self.serving.add_stack_dependency(self.training)  # the approval rule names its model package group

@@ -68,16 +68,6 @@ class PlatformKey(Construct):
             removal_policy=removal_policy,
         )
 
-    def grant_encrypt_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        """IAM side of the grant; the key policy side comes from the key's declared users."""
-        return self.key.grant_encrypt_decrypt(grantee)
-
-    def grant_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self.key.grant_decrypt(grantee)
-
-    def grant_encrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self.key.grant_encrypt(grantee)
-
 
 @dataclass(frozen=True)
 class DomainKeys:
