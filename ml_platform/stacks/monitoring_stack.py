@@ -22,7 +22,6 @@ from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.monitoring.alarms import MonitoringAlarms
 from ml_platform.constructs.monitoring.model_monitor import EngineInputs, ModelMonitorEngine
-from ml_platform.constructs.monitoring.monitoring_nag import acknowledge_monitoring_grants
 from ml_platform.constructs.monitoring.monitoring_runner import MonitoringRunner
 from ml_platform.constructs.monitoring.our_monitor import OurMonitor, Placement
 from ml_platform.constructs.training.code_bundle import CodeBundle
@@ -78,4 +77,3 @@ class MonitoringStack(PlatformStack):
             self, "Alarms", endpoint=endpoint_name, monitoring=m, alerts_topic=alerts_topic,
             retrain_pipeline_arn=pipeline_arn if m.retrain_on_drift else None,
             retrain_role_arn=naming.role_arn(RolePurpose.EVENTS_START_PIPELINE) if m.retrain_on_drift else None)
-        acknowledge_monitoring_grants(self, naming=naming, endpoint=endpoint_name)

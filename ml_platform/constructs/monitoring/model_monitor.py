@@ -30,9 +30,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ml_platform.config_sections.monitoring import MonitoringConfig
+from ml_platform.constructs.data.lake import grant_prefix_read, grant_prefix_read_write
+from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.monitoring import clarify_config
 from ml_platform.constructs.monitoring.images import clarify_image_uri, model_monitor_image_uri, repository_arns
-from ml_platform.constructs.monitoring.our_monitor import CAPTURE_PREFIX, LABELS_PREFIX, Placement
+from ml_platform.constructs.monitoring.our_monitor import CAPTURE_PREFIX, LABELS_PREFIX, PREFIX_REASONS, Placement
 from ml_platform.constructs.training.job_roles import SageMakerJobRole
 
 MODEL_MONITOR_PREFIX = "monitoring/model-monitor"
@@ -139,9 +141,12 @@ class ModelMonitorEngine(Construct):
 
     def _grant_job_role(self, stack: cdk.Stack) -> None:
         i = self.inputs
-        i.artifacts.grant_read(self.role, f"{CAPTURE_PREFIX}/{i.endpoint}/*")
-        i.artifacts.grant_read(self.role, f"{LABELS_PREFIX}/{i.endpoint}/*")
-        i.artifacts.grant_read_write(self.role, f"{MODEL_MONITOR_PREFIX}/{i.endpoint}/*")
+        grant_prefix_read(i.artifacts, self.role, f"{CAPTURE_PREFIX}/{i.endpoint}/",
+                          f"Model Monitor: {PREFIX_REASONS[CAPTURE_PREFIX]}")
+        grant_prefix_read(i.artifacts, self.role, f"{LABELS_PREFIX}/{i.endpoint}/",
+                          f"Model Monitor: {PREFIX_REASONS[LABELS_PREFIX]}")
+        grant_prefix_read_write(i.artifacts, self.role, f"{MODEL_MONITOR_PREFIX}/{i.endpoint}/",
+                                "Model Monitor: this endpoint's current baseline, Clarify configurations and reports")
         i.models_key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
         self.role.add_to_principal_policy(iam.PolicyStatement(
             sid="PullMonitorImages", resources=repository_arns(stack.region),
@@ -159,8 +164,16 @@ class ModelMonitorEngine(Construct):
         self.role.add_to_principal_policy(iam.PolicyStatement(
             sid="ReadDeployedModel", actions=["sagemaker:DescribeModel"],
             resources=[arn("model", f"{i.endpoint}-model-*")]))
+        sm = f"arn:aws:sagemaker:{stack.region}:{stack.account}"
+        for resource, reason in {
+                f"{sm}:endpoint/sm-clarify-*": "Clarify names its shadow endpoints sm-clarify-<job>: it creates, "
+                                               "invokes and deletes only those",
+                f"{sm}:endpoint-config/sm-clarify-*": "Clarify's shadow endpoint configurations, sm-clarify-<job>",
+                f"{sm}:model/{i.endpoint}-model-*": "Clarify reads the deployed model (<endpoint>-model-<hash>) to "
+                                                    "start its shadow endpoint; describe only"}.items():
+            self.role.acknowledge_wildcard(f"Resource::{resource}", reason)
 
-    def grant_runner(self, role: iam.IRole, baselines_read: str) -> None:
+    def grant_runner(self, role: PlatformRole, baselines_read: str) -> None:
         """Copy baselines to the current prefix, write Clarify configurations, manage the schedules."""
         stack, i = cdk.Stack.of(self), self.inputs
         def arn(kind: str, name: str) -> str:
@@ -180,6 +193,17 @@ class ModelMonitorEngine(Construct):
         role.add_to_principal_policy(iam.PolicyStatement(
             sid=f"ReadModelMonitorReports{_sid(i.endpoint)}", actions=["sagemaker:DescribeProcessingJob"],
             resources=[arn("processing-job", "*")]))
+        sm, bucket = f"arn:aws:sagemaker:{stack.region}:{stack.account}", i.artifacts.bucket_name
+        for resource, reason in {
+                f"arn:aws:s3:::{bucket}/{MODEL_MONITOR_PREFIX}/{i.endpoint}/*":
+                "Monitoring function: this endpoint's Model Monitor prefix (copies the baseline, writes the Clarify "
+                "configurations, reads the reports)",
+                f"arn:aws:s3:::{bucket}/{baselines_read}/*": "Monitoring function: baselines the training pipeline "
+                                                             "wrote per execution, read-only",
+                f"{sm}:monitoring-schedule/{i.endpoint}-*": "This endpoint's schedules, named <endpoint>-<kind>",
+                f"{sm}:processing-job/*": "DescribeProcessingJob only: Model Monitor names its executions' jobs "
+                                          "itself; the function reads which endpoint a finished job monitored"}.items():
+            role.acknowledge_wildcard(f"Resource::{resource}", reason)
 
 
 def _sid(name: str) -> str:

@@ -11,7 +11,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.foundation.vpc_function import vpc_function
 from ml_platform.constructs.monitoring.images import CLARIFY_REPOSITORY, MODEL_MONITOR_REPOSITORY
@@ -74,9 +73,9 @@ class MonitoringRunner(Construct):
                     source=["aws.sagemaker"], detail_type=["SageMaker Endpoint State Change"],
                     detail={"EndpointName": model_monitor_endpoints, "EndpointStatus": ["IN_SERVICE"]}))
             self.deployment_rule.add_target(target)
-        nag.acknowledge(self.role.grants_policy, nag.wildcard_finding("Resource::*"),
-                        "Only the Lambda VPC ENI actions and cloudwatch:PutMetricData (conditioned on the "
-                        "monitoring namespace) use '*': neither supports resource-level permissions")
+        self.role.acknowledge_wildcard("Resource::*", "Only the Lambda VPC ENI actions, X-Ray trace writes and "
+                                       "cloudwatch:PutMetricData (conditioned on the monitoring namespace) use '*': "
+                                       "none of them supports resource-level permissions")
 
 
 def _image_prefixes(region: str) -> list[tuple[str, str]]:

@@ -12,12 +12,22 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ml_platform.config_sections.monitoring import MonitoringConfig
+from ml_platform.constructs.data.lake import grant_prefix_read, grant_prefix_read_write
+from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.code_bundle import CodeBundle
 from ml_platform.constructs.training.job_roles import SageMakerJobRole
 
 NAMESPACE = "MLPlatform/ModelMonitoring"
 CAPTURE_PREFIX, LABELS_PREFIX, REPORTS_PREFIX, BASELINES_PREFIX = (
     "data-capture", "monitoring/ground-truth", "monitoring/reports", "pipelines")
+
+
+PREFIX_REASONS = {
+    CAPTURE_PREFIX: "the endpoint's data capture (objects named by SageMaker per hour and request batch), read-only",
+    LABELS_PREFIX: "ground-truth files the label owners upload per endpoint and hour, read-only",
+    BASELINES_PREFIX: "baselines the training pipeline wrote per execution, read-only",
+    REPORTS_PREFIX: "the monitoring runs' reports and manifests, one folder per run",
+}
 
 
 @dataclass(frozen=True)
@@ -53,8 +63,9 @@ class OurMonitor(Construct):
                                          account=stack.account, log_groups=["ProcessingJobs"],
                                          description="Our model-monitoring processing jobs")
         for prefix in (CAPTURE_PREFIX, LABELS_PREFIX, BASELINES_PREFIX):
-            artifacts.grant_read(self.job_role, f"{prefix}/*")
-        artifacts.grant_read_write(self.job_role, f"{REPORTS_PREFIX}/*")
+            grant_prefix_read(artifacts, self.job_role, f"{prefix}/", f"Monitoring job: {PREFIX_REASONS[prefix]}")
+        grant_prefix_read_write(artifacts, self.job_role, f"{REPORTS_PREFIX}/",
+                                f"Monitoring job: {PREFIX_REASONS[REPORTS_PREFIX]}")
         code.grant_read(self.job_role)
         # SageMaker creates a grant on the volume key for the job's instance (issue 9, defect 2).
         models_key.grant(self.job_role, "kms:CreateGrant", "kms:DescribeKey")
@@ -69,7 +80,7 @@ class OurMonitor(Construct):
             "WINDOW_HOURS": str(monitoring.window_hours), "LABEL_LOOKBACK_HOURS": str(monitoring.label_lookback_hours),
             "MONITOR_ARGUMENTS": json.dumps(monitor_arguments(monitoring)), "METRICS_NAMESPACE": NAMESPACE}
 
-    def grant_runner(self, role: iam.IRole, endpoints: list[str], *, package_group: str) -> None:
+    def grant_runner(self, role: PlatformRole, endpoints: list[str], *, package_group: str) -> None:
         """What the function needs: find each endpoint's deployed baseline, list capture and labels,
         write manifests, start (only) our jobs as the job role, read their outputs, publish metrics."""
         stack = cdk.Stack.of(self)
@@ -101,3 +112,17 @@ class OurMonitor(Construct):
         for statement in statements:
             role.add_to_principal_policy(statement)
         self.models_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        sm = f"arn:aws:sagemaker:{stack.region}:{stack.account}"
+        reasons = {f"arn:aws:s3:::{self.artifacts.bucket_name}/{REPORTS_PREFIX}/*":
+                   f"Monitoring function: {PREFIX_REASONS[REPORTS_PREFIX]} (writes manifests, reads metrics files)",
+                   f"{sm}:model-package/{package_group}/*":
+                   "Versions of this environment's model package group; DescribeModelPackage only",
+                   f"{sm}:processing-job/{self.job_prefix}-*":
+                   "Our monitoring jobs are named <prefix>-monitor-<window end>; create, tag and describe only"}
+        for e in endpoints:
+            reasons[f"{sm}:endpoint-config/{e}-config-*"] = ("The deployer names endpoint configurations "
+                                                             "<endpoint>-config-<content hash>; describe only")
+            reasons[f"{sm}:model/{e}-model-*"] = ("The deployer names models <endpoint>-model-<content hash>; "
+                                                  "describe and list tags only")
+        for resource, reason in reasons.items():
+            role.acknowledge_wildcard(f"Resource::{resource}", reason)
