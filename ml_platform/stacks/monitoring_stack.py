@@ -40,8 +40,10 @@ class MonitoringStack(PlatformStack):
                  endpoint_name: str, removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         m = config.monitoring
-        artifacts = s3.Bucket.from_bucket_attributes(self, "Artifacts", bucket_name=naming.bucket_name("artifacts"),
-                                                     encryption_key=models_key)
+        # By its literal name and ARN: readable in policies and in the acknowledged nag findings.
+        bucket_name = naming.bucket_name("artifacts")
+        artifacts = s3.Bucket.from_bucket_attributes(self, "Artifacts", bucket_name=bucket_name,
+                                                     bucket_arn=f"arn:aws:s3:::{bucket_name}", encryption_key=models_key)
         vpc = network.vpc
         placement = Placement(subnet_ids=vpc.select_subnets(subnet_type=network.private_subnets.subnet_type).subnet_ids,
                               security_group_id=network.workload_security_group.security_group_id)
