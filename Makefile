@@ -68,6 +68,7 @@ rehearse: setup
 	# The Glue jobs run on local Spark: Java 17, installed where a fresh machine lacks it (as in `test`).
 	command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
 	$(PY) scripts/rehearse.py
+	$(PY) scripts/rehearse_monitoring.py
 
 # Record the Studio domain's create-only properties for a new workspaces.domain.version.
 workspaces-lock: setup

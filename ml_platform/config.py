@@ -25,6 +25,7 @@ from ml_platform.config_sections.features import FeaturesConfig
 from ml_platform.config_sections.features_lock import LOCK_FILE, check, read_lock
 from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, CostTags, DataLakeConfig, NetworkConfig
 from ml_platform.config_sections.labeling import LabelingConfig
+from ml_platform.config_sections.monitoring import MonitoringConfig, monitoring_problems
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
 from ml_platform.constructs.training.xgboost_image import XGBOOST_IMAGE_ACCOUNTS
@@ -60,6 +61,7 @@ class PlatformConfig(Section):
     features: FeaturesConfig = FeaturesConfig()
     workspaces: WorkspacesConfig = WorkspacesConfig()
     labeling: LabelingConfig = LabelingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @field_validator("region")
     @classmethod
@@ -85,6 +87,11 @@ class PlatformConfig(Section):
             raise ValueError("features: " + "; ".join(problems))
         if self.tags.environment != self.environment:
             raise ValueError("tags.environment must equal environment")
+        problems = monitoring_problems(self.monitoring, endpoint_mode=self.endpoint.mode,
+                                       data_capture_percent=self.endpoint.data_capture_percent,
+                                       multi_model=self.endpoint.multi_model)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

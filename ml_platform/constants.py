@@ -72,6 +72,10 @@ class RolePurpose(StrEnum):
     LABELING_LAUNCHER = "labeling-launcher"
     LABELING_ACTIVE_LEARNING = "labeling-active-learning"
     LABELING_PORTAL_URLS = "labeling-portal-urls"
+    # monitoring
+    MONITORING_JOB = "monitoring-job"
+    MONITORING_RUNNER = "monitoring-runner"
+    MODEL_MONITOR = "model-monitor"
     # delivery (tooling account)
     DELIVERY_PIPELINE = "delivery-pipeline"
     DELIVERY_SYNTH = "delivery-synth"

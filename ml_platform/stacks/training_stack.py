@@ -15,6 +15,7 @@ from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
 from ml_platform.constructs.data.lake import DataLake, grant_prefix_read, grant_prefix_read_write
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.monitoring.baseline_step import baseline_arguments
 from ml_platform.constructs.training.code_bundle import CodeBundle
 from ml_platform.constructs.training.job_roles import SageMakerJobRole
 from ml_platform.constructs.training.model_registry import ModelRegistry
@@ -68,7 +69,8 @@ class TrainingStack(PlatformStack):
             model_package_group=self.registry.group_name, training=t,
             placement=Placement(subnet_ids=tuple(f"${{Subnet{i}}}" for i in range(len(subnet_ids))),
                                 security_group_id="${WorkloadSg}", kms_key_arn="${ModelsKey}"),
-            metric_definitions=json.loads((TRAINING_CODE / "metric_definitions.json").read_text()))
+            metric_definitions=json.loads((TRAINING_CODE / "metric_definitions.json").read_text()),
+            baseline_arguments=baseline_arguments(config.monitoring))
         self.pipeline = TrainingPipeline(self, "TrainingPipeline", spec=spec, values=values,
                                          role=self.pipeline_role,
                                          job_roles=[self.processing_role, self.training_role])

@@ -5,6 +5,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
+from ml_platform.config_sections.monitoring import monitored
 from ml_platform.constants import KeyDomain, RolePurpose
 from ml_platform.constructs.features.key_users import feature_store_key_statements, feature_store_key_users
 from ml_platform.constructs.workspaces.guardrails import SageMakerGuardrailAspect
@@ -16,6 +17,7 @@ from ml_platform.stacks.feature_store_stack import FeatureStoreStack
 from ml_platform.stacks.ingestion_stack import IngestionStack
 from ml_platform.stacks.labeling_stack import LAKE_KEY_USERS as LABELING_LAKE_KEY_USERS
 from ml_platform.stacks.labeling_stack import LabelingStack
+from ml_platform.stacks.monitoring_stack import MonitoringStack
 from ml_platform.stacks.network_stack import NetworkStack
 from ml_platform.stacks.operations_stack import OperationsStack
 from ml_platform.stacks.processing_stack import ProcessingStack
@@ -32,7 +34,8 @@ KEY_USERS: dict[KeyDomain, tuple[RolePurpose, ...]] = {
     KeyDomain.LAKE: (R.LAKE_FORMATION_DATA_ACCESS, R.FIREHOSE_DELIVERY, R.GLUE_ETL, R.GLUE_CRAWLER,
                      R.EMR_SERVERLESS_JOB, R.SAGEMAKER_PROCESSING),
     KeyDomain.MODELS: (R.SAGEMAKER_MODEL, R.ENDPOINT_DEPLOYER, R.ENDPOINT_PROXY, R.GLUE_ETL, R.ANALYST,
-                       R.EMR_SERVERLESS_JOB, R.SAGEMAKER_PROCESSING, R.SAGEMAKER_TRAINING, R.SAGEMAKER_PIPELINE),
+                       R.EMR_SERVERLESS_JOB, R.SAGEMAKER_PROCESSING, R.SAGEMAKER_TRAINING, R.SAGEMAKER_PIPELINE,
+                       R.MONITORING_JOB, R.MONITORING_RUNNER, R.MODEL_MONITOR),
     KeyDomain.LOGS: (R.GLUE_ETL, R.GLUE_CRAWLER),
     KeyDomain.STREAMING: (R.FIREHOSE_DELIVERY, R.STREAM_TRANSFORM),
 }
@@ -57,6 +60,7 @@ class MlPlatformStage(cdk.Stage):
         self.removal = cdk.RemovalPolicy.DESTROY if config.destroy_on_delete else cdk.RemovalPolicy.RETAIN
         self._foundation()
         self._training_and_serving()
+        self._monitoring()
         self._data_platform()
         self._labeling()
         self._workspaces()
@@ -123,6 +127,23 @@ class MlPlatformStage(cdk.Stage):
         # Lake Formation grants name the LF-tags; the personas read the catalog and the registry.
         for stack in (self.catalog, self.training):
             self.workspaces.add_stack_dependency(stack)
+    def _monitoring(self) -> None:
+        """Model monitoring of the endpoint, where it can be monitored (monitoring.enabled unset: whenever)."""
+        config, e = self.config, self.config.endpoint
+        self.monitoring: MonitoringStack | None = None
+        if self.serving is None or not monitored(config.monitoring, endpoint_mode=e.mode,
+                                                 data_capture_percent=e.data_capture_percent,
+                                                 multi_model=e.multi_model):
+            return
+        keys = self.security.keys
+        self.monitoring = MonitoringStack(
+            self, "Monitoring", availability_zones=config.availability_zones, config=config, naming=self.naming,
+            network=self.network.network, models_key=keys.models, logs_key=keys.logs,
+            alerts_topic=self.operations.alerts_topic, endpoint_name=self.serving.spec.endpoint_name,
+            removal_policy=self.removal, description=self._describe("model monitoring (drift, quality), alarms, retraining"))
+        # The artifacts bucket by name, and the retraining rule's events role: both must exist first.
+        for stack in (self.data_lake, self.training):
+            self.monitoring.add_stack_dependency(stack)
 
     def _data_platform(self) -> None:
         """Catalog (Glue + Lake Formation + Athena), then Ingestion and Processing that use it."""

@@ -61,6 +61,8 @@ class TrainingPipelineSpec:
     training: TrainingConfig
     placement: Placement
     metric_definitions: list[dict[str, Any]] = field(default_factory=list)
+    # baseline.py's arguments (constructs/monitoring/baseline_step.py); None: no baseline step.
+    baseline_arguments: tuple[str, ...] | None = None
 
 
 @contextmanager
@@ -257,7 +259,24 @@ def _parameters(spec: TrainingPipelineSpec) -> dict[str, Any]:
     }
 
 
-def _approved_branch(spec, preprocess, evaluate, best_model) -> list[Any]:
+def _baseline_step(spec, session, preprocess, best_model):
+    """Monitoring baseline of the train split (constructs/monitoring/baseline_step.py)."""
+    from sagemaker.mlops.workflow.steps import ProcessingStep
+
+    from ml_platform.constructs.monitoring import baseline_step as b
+    processor = _processor(spec, session, b.SCRIPT, spec.training.processing_instance_type)
+    outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+    args = processor.run(
+        inputs=[_input("train", outputs["train"].S3Output.S3Uri, b.LOCAL["train"]),
+                _input("test", outputs["test"].S3Output.S3Uri, b.LOCAL["test"]),
+                _input("model", best_model, b.LOCAL["model"]),
+                _input("code", spec.code_uri, "/opt/ml/processing/input/code")],
+        outputs=[_output("baseline", b.LOCAL["baseline"], _s3(spec, "baseline"))],
+        arguments=list(spec.baseline_arguments or ()))
+    return ProcessingStep(name=b.STEP_NAME, step_args=args)
+
+
+def _approved_branch(spec, preprocess, evaluate, best_model, baseline: Any = None) -> list[Any]:
     """Register the model; optionally score the test split with it in a batch transform."""
     from sagemaker.core.workflow.functions import Join
 
@@ -266,11 +285,17 @@ def _approved_branch(spec, preprocess, evaluate, best_model) -> list[Any]:
     container = steps.InferenceContainer(image_uri=spec.image_uri, model_data_url=best_model,
                                          code_uri=spec.code_uri)
     report_dir = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
+    drift = data_quality = None
+    if baseline is not None:
+        from ml_platform.constructs.monitoring.baseline_step import package_fields
+        drift, data_quality = package_fields(
+            baseline.properties.ProcessingOutputConfig.Outputs["baseline"].S3Output.S3Uri, Join)
     branch = [steps.register_model_step(
         name=REGISTER, group_name=spec.model_package_group, container=container,
         evaluation_report_uri=Join(on="/", values=[report_dir, EVALUATION_FILE]),
         realtime_instance_types=["ml.c5.large", "ml.c5.xlarge", "ml.c5.2xlarge"],
-        transform_instance_types=[t.transform_instance_type])]
+        transform_instance_types=[t.transform_instance_type],
+        drift_check_baselines=drift, data_quality_metrics=data_quality)]
     if t.batch_transform:
         model = steps.create_model_step(name=MODEL, role_arn=spec.processing_role_arn, container=container,
                                         subnet_ids=list(p.subnet_ids), security_group_id=p.security_group_id)
@@ -297,14 +322,17 @@ def _build(spec: TrainingPipelineSpec, functions) -> dict[str, Any]:
     preprocess = _preprocess_step(spec, session, params)
     tuning = _tuning_step(spec, session, params, preprocess)
     evaluate, report, best_model = _evaluate_step(spec, session, preprocess, tuning)
+    baseline = None if spec.baseline_arguments is None else _baseline_step(spec, session, preprocess, best_model)
     auc = functions.JsonGet(step_name=evaluate.name, property_file=report, json_path=AUC_JSON_PATH)
     check = ConditionStep(
-        name=CHECK, conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=spec.training.min_auc_to_register)],
-        if_steps=_approved_branch(spec, preprocess, evaluate, best_model),
+        # The register step in the branch reads the baseline step's output: run the branch after it.
+        name=CHECK, depends_on=[baseline] if baseline else None, conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=spec.training.min_auc_to_register)],
+        if_steps=_approved_branch(spec, preprocess, evaluate, best_model, baseline),
         else_steps=[FailStep(name=FAIL, error_message=(
             f"Best model's AUC is below min_auc_to_register={spec.training.min_auc_to_register}"))])
     pipeline = Pipeline(name=spec.name, parameters=list(params.values()), pipeline_experiment_config=None,
-                        steps=[preprocess, tuning, evaluate, check], sagemaker_session=session)
+                        steps=[preprocess, tuning, evaluate, *([baseline] if baseline else []), check],
+                        sagemaker_session=session)
     definition = json.loads(pipeline.definition())
     definition = {k: v for k, v in definition.items() if v is not None}
     _harden_tuning_job(definition, spec.placement)

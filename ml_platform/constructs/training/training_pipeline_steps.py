@@ -49,9 +49,11 @@ class _JsonStep(Step):
 
 def register_model_step(*, name: str, group_name: str, container: InferenceContainer,
                         evaluation_report_uri: Any, realtime_instance_types: list[str],
-                        transform_instance_types: list[str]) -> Step:
-    """Register the model version, awaiting manual approval, with its evaluation attached."""
-    return _JsonStep(name, StepTypeEnum.REGISTER_MODEL, {
+                        transform_instance_types: list[str], drift_check_baselines: dict | None = None,
+                        data_quality_metrics: dict | None = None) -> Step:
+    """Register the model version, awaiting manual approval, with its evaluation attached (and
+    its monitoring baseline, when the pipeline computes one)."""
+    arguments = {
         "ModelPackageGroupName": group_name,
         "ModelApprovalStatus": "PendingManualApproval",
         "InferenceSpecification": {
@@ -63,7 +65,12 @@ def register_model_step(*, name: str, group_name: str, container: InferenceConta
         },
         "ModelMetrics": {"ModelQuality": {"Statistics": {
             "ContentType": "application/json", "S3Uri": evaluation_report_uri}}},
-    }, "DescribeModelPackageOutput")
+    }
+    if drift_check_baselines:
+        arguments["DriftCheckBaselines"] = drift_check_baselines
+    if data_quality_metrics:
+        arguments["ModelMetrics"]["ModelDataQuality"] = data_quality_metrics
+    return _JsonStep(name, StepTypeEnum.REGISTER_MODEL, arguments, "DescribeModelPackageOutput")
 
 
 def create_model_step(*, name: str, role_arn: str, container: InferenceContainer,
