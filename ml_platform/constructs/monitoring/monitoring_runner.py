@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ml_platform.constructs.foundation.roles import PlatformRole
-from ml_platform.constructs.foundation.vpc_function import vpc_function
+from ml_platform.constructs.foundation.vpc_function import AsyncFailures, FunctionPlacement, VpcFunction
 from ml_platform.constructs.monitoring.images import CLARIFY_REPOSITORY, MODEL_MONITOR_REPOSITORY
 from ml_platform.paths import LAMBDA_ROOT
 
@@ -39,12 +39,14 @@ class MonitoringRunner(Construct):
         self.role = PlatformRole(self, "Role", role_name=role_name,
                                  assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                                  description="Starts monitoring jobs and publishes their metrics")
-        parts = vpc_function(
-            self, role=self.role, asset=ASSET, description="Starts monitoring jobs and publishes their metrics",
-            environment=environment, vpc=vpc, vpc_subnets=vpc_subnets, security_group=security_group,
-            dead_letter_key=models_key, logs_key=logs_key, log_retention=log_retention, reserved_concurrency=2,
-            timeout=cdk.Duration.minutes(5), memory_size=256, removal_policy=removal_policy)
-        self.function, self.dead_letters = parts.function, parts.dead_letters
+        parts = VpcFunction(
+            self, "Runner", role=self.role, asset=ASSET, description="Starts monitoring jobs and publishes their metrics",
+            environment=environment,
+            placement=FunctionPlacement(vpc=vpc, subnets=vpc_subnets, security_group=security_group),
+            environment_key=models_key, async_failures=AsyncFailures(key=models_key), logs_key=logs_key,
+            log_retention=log_retention, reserved_concurrency=2, timeout=cdk.Duration.minutes(5), memory_size=256,
+            removal_policy=removal_policy)
+        self.function, self.dead_letters = parts.function, parts.dead_letter_queue
         target = targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=cdk.Duration.hours(2))
         self.schedule_rules = []
         for index, endpoint in enumerate(endpoints):
