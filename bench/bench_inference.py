@@ -37,9 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "training_code"))
 import serving_codec as codec  # noqa: E402
 import serving_output as output  # noqa: E402
-from serving_model import load_model  # noqa: E402
-
 from bench.mms_stack import free_port, start_mms, stop, wait_ping  # noqa: E402
+from serving_model import load_model  # noqa: E402
 
 RESULTS = REPO / "bench_results" / "bench_inference.json"
 N_FEATURES = 50

@@ -28,8 +28,8 @@ from ml_platform.config_sections.labeling import LabelingConfig
 from ml_platform.config_sections.monitoring import MonitoringConfig, monitoring_problems
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
-from ml_platform.constructs.training.xgboost_image import XGBOOST_IMAGE_ACCOUNTS
 from ml_platform.config_sections.workspaces import WorkspacesConfig
+from ml_platform.constructs.training.xgboost_image import XGBOOST_IMAGE_ACCOUNTS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 ENVIRONMENTS = ("dev", "staging", "prod")

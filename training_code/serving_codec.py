@@ -12,8 +12,8 @@ import json
 
 import numpy as np
 
-from serving_compiled import COLUMNS_ERROR, CsvError, csv_parser
 from recordio_protobuf import RecordIOError, read_rows
+from serving_compiled import COLUMNS_ERROR, CsvError, csv_parser
 
 CSV = "text/csv"
 JSON = "application/json"

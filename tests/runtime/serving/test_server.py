@@ -14,10 +14,15 @@ import pytest
 import urllib3
 import xgboost as xgb
 from botocore.awsrequest import AWSResponse
-from sagemaker.core.deserializers import CSVDeserializer, JSONDeserializer, JSONLinesDeserializer
 from recordio_client import dense_body, sparse_body
-from sagemaker.core.serializers import (CSVSerializer, JSONSerializer, LibSVMSerializer,
-                                        NumpySerializer, RecordSerializer)
+from sagemaker.core.deserializers import CSVDeserializer, JSONDeserializer, JSONLinesDeserializer
+from sagemaker.core.serializers import (
+    CSVSerializer,
+    JSONSerializer,
+    LibSVMSerializer,
+    NumpySerializer,
+    RecordSerializer,
+)
 from serving_testkit import N_FEATURES, RunningServer, train, training_rows, write_model
 
 CSV_TYPE = "text/csv; charset=utf-8"
