@@ -47,7 +47,7 @@ class ChannelIter(xgb.DataIter):
     def __init__(self, name: str, files: list[Path], content_type: str,
                  check_label: Callable[[np.ndarray], str | None], cache_bytes: int,
                  csv_weights: bool = False) -> None:
-        self.name, self._files, self._type = name, files, content_type
+        self.name, self.files, self._type = name, files, content_type
         self._check, self._budget = check_label, cache_bytes
         self._weights = csv_weights and content_type == CSV
         self._cache: list[Chunk] | None = []
@@ -62,7 +62,7 @@ class ChannelIter(xgb.DataIter):
 
     def _chunks(self) -> Iterator[Chunk]:
         self.streamed_passes += 1
-        for path in self._files:
+        for path in self.files:
             for chunk in read_chunks(path, self._type):
                 yield self._validate(chunk, path)
 
@@ -167,3 +167,22 @@ def build_matrix(it: ChannelIter, *, max_bin: int, ref: xgb.DMatrix | None = Non
     if matrix.num_row() == 0:
         raise TrainingError(f"channel {it.name} has no rows")
     return matrix
+
+
+def build_plain_matrix(it: ChannelIter) -> xgb.DMatrix:
+    """An in-memory DMatrix of a whole channel, for what QuantileDMatrix cannot train (tree_method
+    exact or approx, booster gblinear). Holds the float32 rows once (plus xgboost's copy)."""
+    import scipy.sparse as sp
+
+    chunks = list(it._chunks())
+    if not chunks:
+        raise TrainingError(f"channel {it.name} has no rows")
+    labels = np.concatenate([c.label for c in chunks])
+    weights = None if any(c.weight is None for c in chunks) else np.concatenate([c.weight for c in chunks])
+    if all(isinstance(c.features, np.ndarray) for c in chunks):
+        data = np.concatenate([c.features for c in chunks])
+    else:
+        width = max(c.features.shape[1] for c in chunks)
+        data = sp.vstack([sp.csr_matrix(c.features, shape=(c.features.shape[0], width)) for c in chunks]).tocsr()
+    del chunks
+    return xgb.DMatrix(data, label=labels, weight=weights)

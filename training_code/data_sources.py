@@ -1,11 +1,15 @@
 """Read a channel's files as fixed-size float32 chunks: label first, features after.
 
-CSV (no header, label in column 0: the built-in algorithm's convention) and Parquet (label = first
-column) are read with pyarrow in bounded batches, converted straight to float32 (never float64, never
-a whole-file copy). libsvm is sparse and usually small: each file is parsed by xgboost's own reader.
+CSV (label in column 0: the built-in algorithm's convention; `,` `;` tab or `|` delimited, found
+from the first line as the built-in does) and Parquet (label = first column; pandas index columns
+dropped) are read with pyarrow in bounded batches, converted straight to float32 (never float64,
+never a whole-file copy). A CSV header row is skipped with a warning (csv_header). libsvm is sparse
+and usually small: each file is parsed by xgboost's own reader. RecordIO-protobuf is decoded by
+recordio_protobuf, one file at a time.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -15,15 +19,21 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+import csv_header
+import recordio_protobuf
 from sm_contract import TrainingError
 
-CSV, PARQUET, LIBSVM = "csv", "parquet", "libsvm"
+CSV, PARQUET, LIBSVM, RECORDIO = "csv", "parquet", "libsvm", "recordio-protobuf"
 _CONTENT_TYPES = {
     "csv": CSV, "text/csv": CSV,
     "parquet": PARQUET, "application/x-parquet": PARQUET, "application/vnd.apache.parquet": PARQUET,
     "libsvm": LIBSVM, "text/libsvm": LIBSVM, "text/x-libsvm": LIBSVM,
+    "recordio-protobuf": RECORDIO, "application/x-recordio-protobuf": RECORDIO,
 }
-_EXTENSIONS = {".csv": CSV, ".parquet": PARQUET, ".pq": PARQUET, ".libsvm": LIBSVM, ".svm": LIBSVM}
+_EXTENSIONS = {".csv": CSV, ".tsv": CSV, ".parquet": PARQUET, ".pq": PARQUET, ".libsvm": LIBSVM, ".svm": LIBSVM,
+               ".recordio": RECORDIO, ".pbr": RECORDIO}
+# The built-in algorithm reads a channel without ContentType as libsvm.
+DEFAULT_CONTENT_TYPE = LIBSVM
 CHUNK_ROWS = 65536
 # Small CSV blocks parse faster in pyarrow's streaming reader and keep the transient buffer tiny.
 CSV_BLOCK_BYTES = 1 << 20
@@ -42,7 +52,8 @@ def normalize_content_type(value: str) -> str:
     """Map a MIME type or short name (`text/csv; label_size=1`, `parquet`, ...) to csv/parquet/libsvm."""
     base = value.split(";")[0].strip().lower()
     if base not in _CONTENT_TYPES:
-        raise TrainingError(f"unsupported content type {value!r}: use text/csv, application/x-parquet or text/libsvm")
+        raise TrainingError(f"unsupported content type {value!r}: use text/csv, application/x-parquet, "
+                            "text/libsvm or application/x-recordio-protobuf (or csv, parquet, libsvm, recordio-protobuf)")
     if base in ("csv", "text/csv") and "label_size" in value and "label_size=1" not in value.replace(" ", ""):
         raise TrainingError(f"content type {value!r}: label_size must be 1")
     return _CONTENT_TYPES[base]
@@ -57,14 +68,14 @@ def list_files(directory: Path) -> list[Path]:
 
 
 def detect_content_type(files: list[Path], declared: str | None) -> str:
-    """The declared content type, else the one file extensions agree on, else CSV (the built-in's default
-    for text without an extension)."""
+    """The declared content type, else the one file extensions agree on, else libsvm (what the built-in
+    reads a channel without ContentType as)."""
     if declared:
         return normalize_content_type(declared)
     kinds = {_EXTENSIONS.get(p.suffix.lower()) for p in files} - {None}
     if len(kinds) > 1:
         raise TrainingError(f"files of mixed formats {sorted(kinds)}: set the channel's ContentType")
-    return kinds.pop() if kinds else CSV
+    return kinds.pop() if kinds else DEFAULT_CONTENT_TYPE
 
 
 def _rechunk(columns: Iterator[list[np.ndarray]], n_cols: int, source: str) -> Iterator[Chunk]:
@@ -112,16 +123,14 @@ def _as_float_columns(batch: pa.RecordBatch, source: str) -> list[np.ndarray]:
 
 
 def _csv_columns(path: Path) -> Iterator[list[np.ndarray]]:
-    with path.open("rb") as handle:
-        first = handle.readline()
-    if not first.strip():
-        raise TrainingError(f"{path.name}: file is empty")
-    n_cols = first.count(b",") + 1
-    names = [f"c{i}" for i in range(n_cols)]
+    layout = csv_header.inspect(path)
+    names = [f"c{i}" for i in range(layout.n_cols)]
     try:
         reader = pa_csv.open_csv(
             path,
-            read_options=pa_csv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES,
+                                            skip_rows=1 if layout.header else 0),
+            parse_options=pa_csv.ParseOptions(delimiter=layout.delimiter),
             # Typed as float32 at parse time: no float64 table ever exists.
             convert_options=pa_csv.ConvertOptions(column_types={n: pa.float32() for n in names}),
         )
@@ -142,13 +151,42 @@ def _parquet_columns(path: Path) -> Iterator[list[np.ndarray]]:
         pfile = pq.ParquetFile(path, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as err:
         raise TrainingError(f"{path.name}: not a Parquet file ({err})") from None
-    for batch in pfile.iter_batches(batch_size=CHUNK_ROWS, use_threads=True):
+    index_columns = _pandas_index_columns(pfile.schema_arrow)
+    if index_columns:
+        print(f"{path.name}: dropping pandas index column(s) {', '.join(index_columns)} (not features)",
+              file=sys.stderr, flush=True)
+    columns = [name for name in pfile.schema_arrow.names if name not in index_columns]
+    for batch in pfile.iter_batches(batch_size=CHUNK_ROWS, use_threads=True, columns=columns):
         yield _as_float_columns(batch, path.name)
+
+
+def _pandas_index_columns(schema: pa.Schema) -> list[str]:
+    """Columns pandas stored for its index (`__index_level_0__`, or a named index) per the file's
+    pandas metadata; the built-in drops them by reading through pandas."""
+    names = {name for name in schema.names if name.startswith("__index_level_")}
+    try:
+        meta = schema.pandas_metadata or {}
+    except (ValueError, TypeError):
+        meta = {}
+    names.update(col for col in meta.get("index_columns", []) if isinstance(col, str) and col in schema.names)
+    return sorted(names, key=schema.names.index)
+
+
+def _check_libsvm(path: Path) -> None:
+    # xgboost's parser reads "1,2,3" as a label-only row: say what the file looks like instead.
+    with path.open("rb") as handle:
+        first = next((line for line in handle if line.strip()), b"").decode("utf-8", "replace").strip()
+    tokens = first.split()
+    if tokens and not all(":" in token for token in tokens[1:]) or (len(tokens) == 1 and "," in first):
+        hint = " It looks like CSV: set the channel's ContentType to text/csv." if "," in first or "\t" in first else ""
+        raise TrainingError(f"{path.name}: first line {first[:60]!r} is not libsvm (<label> <index>:<value> ...); "
+                            f"a channel without ContentType is read as libsvm, as the built-in reads it.{hint}")
 
 
 def _libsvm_chunks(path: Path) -> Iterator[Chunk]:
     import xgboost as xgb
 
+    _check_libsvm(path)
     try:
         matrix = xgb.DMatrix(f"{path}?format=libsvm", silent=True)
     except xgb.core.XGBoostError as err:
@@ -156,11 +194,21 @@ def _libsvm_chunks(path: Path) -> Iterator[Chunk]:
     yield Chunk(label=matrix.get_label().astype(np.float32), features=matrix.get_data())
 
 
+def _recordio_chunks(path: Path) -> Iterator[Chunk]:
+    try:
+        features, labels = recordio_protobuf.read_rows(path.read_bytes(), require_label=True)
+    except recordio_protobuf.RecordIOError as err:
+        raise TrainingError(f"{path.name}: not RecordIO-protobuf ({err})") from None
+    for start in range(0, len(features), CHUNK_ROWS):
+        rows = slice(start, start + CHUNK_ROWS)
+        yield Chunk(label=labels[rows], features=np.ascontiguousarray(features[rows]))
+
+
 def _width(path: Path, content_type: str) -> int:
     if content_type == PARQUET:
-        return len(pq.ParquetFile(path).schema_arrow)
-    with path.open("rb") as handle:
-        return handle.readline().count(b",") + 1
+        schema = pq.ParquetFile(path).schema_arrow
+        return len(schema) - len(_pandas_index_columns(schema))
+    return csv_header.inspect(path).n_cols
 
 
 def read_chunks(path: Path, content_type: str) -> Iterator[Chunk]:
@@ -169,6 +217,9 @@ def read_chunks(path: Path, content_type: str) -> Iterator[Chunk]:
         raise TrainingError(f"{path.name}: file is empty")
     if content_type == LIBSVM:
         yield from _libsvm_chunks(path)
+        return
+    if content_type == RECORDIO:
+        yield from _recordio_chunks(path)
         return
     columns = _csv_columns(path) if content_type == CSV else _parquet_columns(path)
     count = 0

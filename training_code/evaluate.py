@@ -3,7 +3,8 @@
     python evaluate.py [--model-path /opt/ml/processing/model] [--test-path /opt/ml/processing/test]
                        [--output-dir /opt/ml/processing/evaluation] [--content-type text/csv]
 
-`--model-path` is a model.tar.gz (the training job's artifact) or a directory holding `xgboost-model`.
+`--model-path` is a model.tar.gz (the training job's artifact) or a model directory (model_artifacts:
+`xgboost-model`, or a kfold ensemble `xgboost-model-0..N-1`, scored by the mean of its members).
 The report has the Model Registry's model-quality shape; the pipeline's condition step reads:
   binary classification  -> `binary_classification_metrics.auc.value`
   multiclass             -> `multiclass_classification_metrics.accuracy.value`
@@ -23,10 +24,10 @@ import numpy as np
 import xgboost as xgb
 
 from data_sources import detect_content_type, list_files, read_chunks
+from model_artifacts import ModelDirError, model_files
 from model_metrics import binary_metrics, multiclass_metrics, regression_metrics
 from sm_contract import TrainingError, write_atomic
 
-MODEL_FILE = "xgboost-model"
 PRIMARY = {
     "binary_classification": "binary_classification_metrics.auc.value",
     "multiclass_classification": "multiclass_classification_metrics.accuracy.value",
@@ -34,25 +35,27 @@ PRIMARY = {
 }
 
 
-def load_booster(model_path: Path) -> xgb.Booster:
-    """Load `xgboost-model` from a directory or from inside a model.tar.gz."""
+def _load(path: Path) -> xgb.Booster:
     booster = xgb.Booster()
+    booster.load_model(bytearray(path.read_bytes()))  # from bytes: no guessing from the extension
+    return booster
+
+
+def load_boosters(model_path: Path) -> list[xgb.Booster]:
+    """The model's booster(s) from a directory or a model.tar.gz: one, or the kfold ensemble's members."""
     if model_path.is_file() and tarfile.is_tarfile(model_path):
         with tempfile.TemporaryDirectory() as tmp, tarfile.open(model_path) as archive:
-            member = next((m for m in archive.getmembers() if Path(m.name).name == MODEL_FILE), None)
-            if member is None:
-                raise TrainingError(f"{model_path.name} has no {MODEL_FILE}")
-            archive.extract(member, tmp, filter="data")
-            booster.load_model(str(Path(tmp) / member.name))
-        return booster
-    candidate = model_path / MODEL_FILE if model_path.is_dir() else model_path
-    if not candidate.is_file():
+            archive.extractall(tmp, filter="data")
+            return load_boosters(Path(tmp))
+    if model_path.is_file():
+        return [_load(model_path)]
+    try:
+        return [_load(path) for path in model_files(model_path)]
+    except ModelDirError as err:
         tars = sorted(model_path.glob("*.tar.gz")) if model_path.is_dir() else []
         if tars:
-            return load_booster(tars[0])
-        raise TrainingError(f"no {MODEL_FILE} at {model_path}")
-    booster.load_model(str(candidate))
-    return booster
+            return load_boosters(tars[0])
+        raise TrainingError(str(err)) from None
 
 
 def load_test(test_path: Path, content_type: str | None) -> tuple[np.ndarray, object]:
@@ -70,14 +73,16 @@ def load_test(test_path: Path, content_type: str | None) -> tuple[np.ndarray, ob
     return labels, sp.vstack([sp.csr_matrix(c.features, shape=(c.features.shape[0], width)) for c in chunks])
 
 
-def evaluate(booster: xgb.Booster, labels: np.ndarray, features) -> dict:
-    """Predict and compute the report for the booster's objective."""
+def evaluate(boosters: list[xgb.Booster], labels: np.ndarray, features) -> dict:
+    """Predict (the mean over a kfold ensemble's members) and compute the report for the objective."""
+    booster = boosters[0]
     config = json.loads(booster.save_config())["learner"]
     objective = config["objective"]["name"]
     n_features = booster.num_features()
     if features.shape[1] != n_features:
         raise TrainingError(f"test data has {features.shape[1]} features, the model expects {n_features}")
-    pred = booster.predict(xgb.DMatrix(features))
+    dmatrix = xgb.DMatrix(features)
+    pred = np.mean([member.predict(dmatrix) for member in boosters], axis=0)
     if objective.startswith("binary:"):
         problem = "binary_classification"
         report = binary_metrics(labels, pred if objective == "binary:logistic" else 1 / (1 + np.exp(-pred)))
@@ -101,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--content-type", default=None)
     args = parser.parse_args(argv)
     try:
-        booster = load_booster(args.model_path)
-        report = evaluate(booster, *load_test(args.test_path, args.content_type))
+        boosters = load_boosters(args.model_path)
+        report = evaluate(boosters, *load_test(args.test_path, args.content_type))
     except TrainingError as err:
         print(f"evaluation failed: {err}", file=sys.stderr)
         return 1

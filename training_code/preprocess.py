@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     matrix = matrix[~np.isnan(matrix[:, 0])]  # rows without a label cannot train or score
     stratify = not args.no_stratify and len(np.unique(matrix[:, 0])) <= MAX_STRATA
     splits = split_indices(matrix[:, 0], (args.validation_fraction, args.test_fraction), args.seed, stratify)
-    for name, rows in zip(("train", "validation", "test"), splits):
+    for name, rows in zip(("train", "validation", "test"), splits, strict=True):
         write_csv(matrix[rows], args.output_dir / name / f"{name}.csv")
         print(f"{name}: {len(rows)} rows -> {args.output_dir / name}")
     print(f"features ({len(names)}): {', '.join(names)}; stratified={stratify}")

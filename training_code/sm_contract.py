@@ -66,7 +66,8 @@ def raw_hyperparameters(paths: Paths, cli_pairs: dict[str, str], env: dict | Non
     """Merge hyperparameters: hyperparameters.json, then `SM_HPS`, then `--name value` CLI pairs.
 
     Values stay raw (strings, or JSON values from `SM_HPS`); `hyperparams.parse` types them.
-    Keys SageMaker adds itself (`sagemaker_*`, `_tuning_objective_metric`) are dropped here.
+    Script mode's own keys (`sagemaker_program`, `sagemaker_submit_directory`, ...) are dropped here;
+    `_tuning_objective_metric`, which a tuning job adds, is kept (its metric is added to the job's).
     """
     env = os.environ if env is None else env
     merged: dict = dict(_read_json(paths.config_dir / "hyperparameters.json"))
@@ -76,7 +77,7 @@ def raw_hyperparameters(paths: Paths, cli_pairs: dict[str, str], env: dict | Non
         except json.JSONDecodeError as err:
             raise TrainingError(f"SM_HPS is not valid JSON: {err}") from None
     merged.update(cli_pairs)
-    return {k: v for k, v in merged.items() if not k.startswith(("sagemaker_", "_tuning"))}
+    return {k: v for k, v in merged.items() if not k.startswith("sagemaker_")}
 
 
 def channel_dir(paths: Paths, name: str, env: dict | None = None) -> Path | None:

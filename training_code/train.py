@@ -2,11 +2,13 @@
 
     python train.py [--root DIR] [--<hyperparameter> VALUE ...]
 
-Reads hyperparameters (hyperparameters.json, SM_HPS, CLI pairs), the `train`, `validation` and
-optional `test` channels (CSV label-first without header, Parquet, or libsvm), trains with
-QuantileDMatrix + hist (CUDA when the instance has GPUs), across hosts when there are several,
-resumes from the newest checkpoint, and writes the model, its metadata and feature importance.
-A bad input ends the process with exit code 1 and a one-line reason in `<output>/failure`.
+Reads hyperparameters (hyperparameters.json, SM_HPS, CLI pairs; the built-in algorithm's names),
+the `train`, `validation` and optional `test` channels (CSV label-first, Parquet, libsvm or
+RecordIO-protobuf), trains with QuantileDMatrix + hist (CUDA when the instance has GPUs; a plain
+DMatrix for exact, approx and gblinear), across hosts when there are several, resumes from this
+job's newest checkpoint, runs `_kfold` cross-validation when asked, and writes the model directory
+(model_artifacts). A bad input ends the process with exit code 1 and a one-line reason in
+`<output>/failure`.
 """
 from __future__ import annotations
 
@@ -15,12 +17,17 @@ import traceback
 
 import xgboost as xgb
 
+import hyperparam_rules
 import hyperparams
-from callbacks import Checkpointer, MetricLogger, latest_checkpoint
-from data_iter import ChannelIter, available_memory_bytes, build_matrix, label_checker, sampled_cuts
+import kfold
+import train_metrics
+from callbacks import Checkpointer, MetricLogger, StopOnTermination, latest_checkpoint
+from checkpoint_fingerprint import fingerprint
+from data_iter import (ChannelIter, available_memory_bytes, build_matrix, build_plain_matrix, label_checker,
+                       sampled_cuts)
 from data_sources import detect_content_type, list_files
 from distributed import communicator
-from model_artifacts import best_model, final_metrics, save_artifacts
+from model_artifacts import save_artifacts
 from sm_contract import (Paths, TrainingError, channel_content_type, channel_dir, cluster, gpu_count,
                          raw_hyperparameters, resolve_paths, write_atomic)
 
@@ -72,22 +79,33 @@ def open_channel(paths: Paths, name: str, hp: dict, budget: int, required: bool)
                        cache_bytes=budget, csv_weights=bool(hp["csv_weights"]))
 
 
-def train_booster(paths: Paths, hp: dict, params: dict, dtrain, evals) -> xgb.Booster:
-    """Train from the newest checkpoint (or scratch) up to num_round rounds."""
-    start = latest_checkpoint(paths.checkpoint_dir)
+def train_booster(paths: Paths, hp: dict, params: dict, metrics: train_metrics.MetricPlan, dtrain, evals,
+                  tag: str) -> xgb.Booster:
+    """Train from this job's newest checkpoint (or scratch) up to num_round rounds."""
+    start = latest_checkpoint(paths.checkpoint_dir, tag)
     done = start.num_boosted_rounds() if start is not None else 0
     if done:
         print(f"resuming from checkpoint at round {done}", file=sys.stderr, flush=True)
     if done >= hp["num_round"]:
         return start
     has_validation = any(name == "validation" for _, name in evals)
+    # Checkpoint first: a round's log line then means its checkpoint is already durable.
+    callbacks = [Checkpointer(paths.checkpoint_dir, hp["checkpoint_frequency"], tag), MetricLogger(),
+                 *train_metrics.early_stopping(metrics, hp["early_stopping_rounds"], has_validation)]
+    if hp["save_model_on_termination"] == "true":
+        callbacks.append(StopOnTermination())
     return xgb.train(
         params, dtrain, num_boost_round=hp["num_round"] - done, evals=evals, xgb_model=start,
-        early_stopping_rounds=hp["early_stopping_rounds"] if has_validation else None,
-        # Checkpoint first: a round's log line then means its checkpoint is already durable.
-        callbacks=[Checkpointer(paths.checkpoint_dir, hp["checkpoint_frequency"]), MetricLogger()],
-        verbose_eval=False,
+        custom_metric=metrics.custom_metric(hp["objective"], hp["num_class"]),
+        callbacks=callbacks, verbose_eval=False,
     )
+
+
+def matrix(it: ChannelIter, hp: dict, ref=None):
+    """The channel's training matrix: QuantileDMatrix, or a plain DMatrix where hist is not used."""
+    if hyperparam_rules.needs_plain_matrix(hp):
+        return build_plain_matrix(it)
+    return build_matrix(it, max_bin=hp["max_bin"], ref=ref)
 
 
 # Trained and served by ONE xgboost version: a model saved by 3.2 and read by another version can
@@ -101,30 +119,43 @@ def run(paths: Paths, cli_pairs: dict[str, str]) -> dict:
         raise TrainingError(f"xgboost {xgb.__version__} found; this code trains with "
                             f"{PINNED_XGBOOST_VERSION} only (the version serving loads models with)")
     hp = hyperparams.parse(raw_hyperparameters(paths, cli_pairs))
+    metrics = train_metrics.plan(hp)
     hosts = cluster(paths)
     params = hyperparams.booster_params(hp)
     params["device"] = params.get("device") or choose_device(hp)
+    params.pop("eval_metric", None)
+    if metrics.native:
+        params["eval_metric"] = metrics.native
     budget = (hp["data_cache_mb"] << 20) if hp["data_cache_mb"] is not None else available_memory_bytes() // 2
     train_it = open_channel(paths, "train", hp, budget, required=True)
-    valid_it = open_channel(paths, "validation", hp, budget, required=bool(hp["early_stopping_rounds"]))
+    valid_it = open_channel(paths, "validation", hp, budget, required=False)
     test_it = open_channel(paths, "test", hp, budget, required=False)
+    if hp["early_stopping_rounds"] and valid_it is None:
+        print("early_stopping_rounds is set but there is no validation channel: training all num_round rounds "
+              "(as the built-in algorithm does)", file=sys.stderr, flush=True)
+    if hp["_kfold"] is not None:
+        if hosts.size > 1:
+            raise TrainingError("_kfold cross-validation runs on one instance: set InstanceCount to 1")
+        boosters, iterations = kfold.train_folds(hp, params, metrics, [it for it in (train_it, valid_it) if it])
+        return save_artifacts(paths.model_dir, boosters, iterations, hp, {})
+    tag = fingerprint(hp, {it.name: it.files for it in (train_it, valid_it) if it})
     with communicator(hosts):
         cuts = None
-        if hp["sketch_sample_ratio"] < 1 and hosts.size == 1:
+        if hp["sketch_sample_ratio"] < 1 and hosts.size == 1 and not hyperparam_rules.needs_plain_matrix(hp):
             cuts = sampled_cuts(train_it, hp["sketch_sample_ratio"], hp["max_bin"])
-        dtrain = build_matrix(train_it, max_bin=hp["max_bin"], ref=cuts)
+        dtrain = matrix(train_it, hp, ref=cuts)
         evals = [(dtrain, "train")]
         if valid_it is not None:
-            evals.append((build_matrix(valid_it, max_bin=hp["max_bin"], ref=dtrain), "validation"))
+            evals.append((matrix(valid_it, hp, ref=dtrain), "validation"))
         print(f"host {hosts.current_host}: {dtrain.num_row()} training rows, {dtrain.num_col()} features, "
               f"device={params['device']}", file=sys.stderr, flush=True)
-        booster = train_booster(paths, hp, params, dtrain, evals)
-        dtest = build_matrix(test_it, max_bin=hp["max_bin"], ref=dtrain) if test_it else None
-        final, best_iteration = best_model(booster)
-        metrics = final_metrics(final, evals, dtest)
+        booster = train_booster(paths, hp, params, metrics, dtrain, evals, tag)
+        dtest = matrix(test_it, hp, ref=dtrain) if test_it else None
+        final, best_iteration = train_metrics.best_model(booster)
+        scores = train_metrics.final_metrics(final, evals, dtest, metrics.custom_metric(hp["objective"], hp["num_class"]))
         if hosts.rank != 0:
             return {}
-        return save_artifacts(paths.model_dir, final, best_iteration, hp, metrics)
+        return save_artifacts(paths.model_dir, [final], [best_iteration], hp, scores)
 
 
 def write_failure(paths: Paths, message: str) -> None:

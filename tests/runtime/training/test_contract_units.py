@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 import entry
 import hyperparams
+import metric_definitions
 from callbacks import format_round
 from data_sources import detect_content_type, normalize_content_type
 from sm_contract import TrainingError, channel_content_type, cluster, gpu_count, raw_hyperparameters, resolve_paths
@@ -23,11 +25,16 @@ def test_script_mode_strings_become_typed_values():
     assert "num_round" not in params and params["eta"] == 0.1 and "num_class" not in params
 
 
-def test_sources_merge_in_order_and_sagemaker_keys_are_dropped(tmp_path):
+def test_sources_merge_in_order_script_mode_keys_dropped_tuning_objective_kept(tmp_path):
+    # GIVEN script mode's own key in hyperparameters.json and a tuning job's objective in SM_HPS
     root = job_root(tmp_path, {"num_round": 5, "eta": 0.5, "sagemaker_program": "train.py"})
     env = {"SM_HPS": json.dumps({"num_round": 7, "_tuning_objective_metric": "validation:auc"})}
+    # WHEN the sources are merged
     raw = raw_hyperparameters(resolve_paths(str(root), env={}), {"eta": "0.2"}, env=env)
-    assert hyperparams.parse(raw) | {} == hyperparams.parse({"num_round": 7, "eta": "0.2"})
+    # THEN later sources win, sagemaker_* is gone and the tuning objective stays for the metric plan
+    assert hyperparams.parse(raw) == hyperparams.parse(
+        {"num_round": 7, "eta": "0.2", "_tuning_objective_metric": "validation:auc"})
+    assert "sagemaker_program" not in raw
 
 
 @pytest.mark.parametrize("raw,reason", [
@@ -54,7 +61,10 @@ def test_content_type_precedence(tmp_path):
     assert channel_content_type(paths, "train", env={"SM_CHANNEL_TRAIN_CONTENT_TYPE": "text/csv"}) == "text/csv"
     assert normalize_content_type("text/csv; label_size=1") == "csv"
     assert detect_content_type([Path("a.parquet")], None) == "parquet"
-    assert detect_content_type([Path("part-0000")], None) == "csv"
+    # No ContentType, no telling extension: libsvm, as the built-in reads it
+    assert detect_content_type([Path("part-0000")], None) == "libsvm"
+    assert normalize_content_type("csv") == "csv" and normalize_content_type("libsvm") == "libsvm"
+    assert normalize_content_type("application/x-recordio-protobuf") == "recordio-protobuf"
     with pytest.raises(TrainingError, match="label_size must be 1"):
         normalize_content_type("text/csv;label_size=2")
 
@@ -68,14 +78,23 @@ def test_hosts_and_devices(tmp_path):
     assert gpu_count({"SM_NUM_GPUS": "4"}) == 4 and gpu_count({"SM_NUM_GPUS": "0"}) == 0
 
 
-def test_round_line_format_and_metric_definitions_file():
-    line = format_round(3, {"train": {"error": [0.2, 0.1]}, "validation": {"auc": [0.9]}})
-    assert line == "[3] train:error=0.100000 train:accuracy=0.900000 validation:auc=0.900000"
+def test_round_line_is_xgboosts_native_line_and_metric_definitions_match_it():
+    # GIVEN one round's evaluation log
+    line = format_round(3, {"train": {"error": [0.2, 0.1]}, "validation": {"auc": [0.9], "f1": [0.25]}})
+    # THEN the line is exactly what xgboost's own EvaluationMonitor prints
+    assert line == "[3]\ttrain-error:0.10000\tvalidation-auc:0.90000\tvalidation-f1:0.25000"
     definitions = json.loads((CODE / "metric_definitions.json").read_text())
-    assert {"Name", "Regex"} == set(definitions[0]) and len(definitions) <= 40
-    names = {d["Name"] for d in definitions}
-    for metric in ("auc", "logloss", "error", "rmse", "mae", "merror", "accuracy"):
-        assert f"validation:{metric}" in names and f"train:{metric}" in names
+    assert definitions == metric_definitions.build() and len(definitions) <= 40
+    regex = {d["Name"]: re.compile(d["Regex"]) for d in definitions}
+    # AND our definitions read it raw and as CloudWatch shows it (tab as #011), never a prefix match
+    for shown in (line, line.replace("\t", "#011")):
+        assert float(regex["validation:auc"].match(shown).group(1)) == 0.9
+        assert float(regex["train:error"].match(shown).group(1)) == 0.1
+        assert float(regex["validation:f1"].match(shown).group(1)) == 0.25
+        assert regex["validation:f1_binary"].match(shown) is None and regex["train:auc"].match(shown) is None
+    # AND the built-in algorithm's own regex form (the definitions its tuning jobs use) reads the same line
+    builtin = re.compile(r".*\[[0-9]+\].*#011validation-auc:([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?).*")
+    assert builtin.match(line.replace("\t", "#011")).group(1) == "0.90000"
 
 
 def test_container_entry_dispatches_train_and_serve():

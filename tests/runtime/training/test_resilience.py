@@ -1,7 +1,7 @@
 """Managed spot (SIGKILL, restart, resume) and multi-host training (two processes on 127.0.0.1)."""
 from __future__ import annotations
 
-import json
+import re
 import signal
 import socket
 import subprocess
@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import xgboost as xgb
 
+from model_artifacts import read_metadata
 from training_testkit import channel, job_root, run_train, synthetic, train_process, validation_auc, write_csv
 
 HP = {"objective": "binary:logistic", "eval_metric": "auc", "num_round": 200, "max_depth": 5, "eta": 0.1,
@@ -27,7 +28,7 @@ def _root(path, hp=HP, shards=1, rank=0, hosts=None):
 
 
 def _meta(root):
-    return json.loads((root / "model" / "model-metadata.json").read_text())
+    return read_metadata(root / "model")
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +50,13 @@ def test_sigkill_then_restart_resumes_from_checkpoint(tmp_path, uninterrupted):
     assert proc.returncode == -signal.SIGKILL
     assert not (root / "model" / "xgboost-model").exists()
     saved = sorted(p.name for p in (root / "checkpoints").iterdir() if not p.name.startswith("."))
-    assert saved and all(int(name[11:17]) < 200 for name in saved)
+    assert saved and all(int(re.fullmatch(r"checkpoint-[0-9a-f]{16}-(\d+)\.ubj", n).group(1)) < 200 for n in saved)
 
     result = run_train(root)
     assert result.returncode == 0, result.stderr
     assert "resuming from checkpoint at round" in result.stderr
     first_round = int(result.stdout.split("]")[0].lstrip("["))
-    assert first_round > 30 and (first_round - 1) % 10 == 0  # resumed at a checkpoint, not from scratch
+    assert first_round >= 30 and first_round % 10 == 0  # resumed at a checkpoint, not from scratch
     assert _meta(root)["num_boosted_rounds"] == _meta(uninterrupted)["num_boosted_rounds"] == 200
     assert validation_auc(root) == pytest.approx(validation_auc(uninterrupted), abs=2e-4)
 
@@ -65,9 +66,10 @@ def test_corrupt_latest_checkpoint_falls_back_to_the_previous(tmp_path):
 
     x, y = synthetic(500)
     booster = xgb.train({"max_depth": 2}, xgb.DMatrix(x, label=y), 10)
-    save_checkpoint(booster, tmp_path, 10)
-    (tmp_path / "checkpoint-000020.ubj").write_bytes(b"{truncated")
-    assert latest_checkpoint(tmp_path).num_boosted_rounds() == 10
+    tag = "0123456789abcdef"
+    save_checkpoint(booster, tmp_path, 10, tag)
+    (tmp_path / f"checkpoint-{tag}-000020.ubj").write_bytes(b"{truncated")
+    assert latest_checkpoint(tmp_path, tag).num_boosted_rounds() == 10
 
 
 def _free_port() -> int:

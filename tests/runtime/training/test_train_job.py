@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from model_artifacts import read_metadata
 from training_testkit import (CODE, breast_cancer, channel, job_root, run_train, synthetic, validation_auc,
                               write_csv, write_libsvm, write_parquet)
 
@@ -40,11 +41,11 @@ def test_csv_job_writes_loadable_model_metadata_and_importance(csv_job):
     x, y = breast_cancer()
     pred = booster.predict(xgb.DMatrix(x[450:]))
     assert np.mean((pred > 0.5) == y[450:]) > 0.9
-    meta = json.loads((root / "model" / "model-metadata.json").read_text())
+    meta = read_metadata(root / "model")
     assert meta["feature_count"] == 30 and meta["objective"] == "binary:logistic"
     assert meta["xgboost_version"] == xgb.__version__ and meta["num_boosted_rounds"] == 40
     assert meta["eval_metric"] == "auc" and meta["metrics"]["validation"]["auc"] > 0.95
-    importance = json.loads((root / "model" / "feature-importance.json").read_text())
+    importance = json.loads((root / "model" / "metadata" / "feature-importance.json").read_text())
     assert set(importance) == {"gain", "weight"} and importance["gain"]
     assert not (root / "output" / "failure").exists()
 
@@ -57,11 +58,9 @@ def test_metric_lines_match_the_tuning_regexes(csv_job):
         values = re.findall(d["Regex"], result.stdout)
         if values:
             found[d["Name"]] = [float(v) for v in values]
-    assert set(found) == {"train:error", "train:accuracy", "train:auc",
-                          "validation:error", "validation:accuracy", "validation:auc"}
+    assert set(found) == {"train:error", "train:auc", "validation:error", "validation:auc"}
     assert len(found["validation:auc"]) == 40
-    assert found["validation:accuracy"][-1] == pytest.approx(1 - found["validation:error"][-1], abs=1e-6)
-    meta = json.loads((root / "model" / "model-metadata.json").read_text())
+    meta = read_metadata(root / "model")
     assert found["validation:auc"][-1] == pytest.approx(meta["metrics"]["validation"]["auc"], abs=1e-6)
 
 
@@ -94,7 +93,7 @@ def test_early_stopping_keeps_only_the_best_trees(tmp_path):
     write_csv(channel(root, "test") / "test.csv", x[2000:], y[2000:])
     result = run_train(root)
     assert result.returncode == 0, result.stderr
-    meta = json.loads((root / "model" / "model-metadata.json").read_text())
+    meta = read_metadata(root / "model")
     assert meta["best_iteration"] < 100
     assert meta["num_boosted_rounds"] == meta["best_iteration"] + 1
     assert "test:logloss=" in result.stdout
@@ -111,7 +110,7 @@ def test_script_mode_cli_pairs_and_sm_env_are_honoured(tmp_path):
            "SM_MODEL_DIR": str(tmp_path / "model-out")}
     result = run_train(root, "--num_round", "7", "--eval_metric", "auc", env=env)
     assert result.returncode == 0, result.stderr
-    meta = json.loads((tmp_path / "model-out" / "model-metadata.json").read_text())
+    meta = read_metadata(tmp_path / "model-out")
     assert meta["num_boosted_rounds"] == 7 and meta["objective"] == "binary:logistic"
 
 

@@ -87,4 +87,6 @@ def run_train(root: Path, *args: str, env: dict | None = None) -> subprocess.Com
 
 
 def validation_auc(root: Path) -> float:
-    return json.loads((root / "model" / "model-metadata.json").read_text())["metrics"]["validation"]["auc"]
+    from model_artifacts import read_metadata
+
+    return read_metadata(root / "model")["metrics"]["validation"]["auc"]
