@@ -37,7 +37,8 @@ def deployer_model(prod, deployer) -> tuple[dict, bool]:
     """(environment, network isolated) of the model the deployer creates from the registered package:
     SageMaker runs the package's container with the request's own Environment entries on top."""
     actions, settings_module = deployer
-    settings = settings_module.settings_from(prod.function_environment("Serving", "ENDPOINT_SPEC"))
+    environment = {**prod.function_environment("Serving", "ENDPOINT_SPEC"), "AWS_REGION": prod.config.region}
+    settings = settings_module.settings_from(environment)  # AWS_REGION: set by Lambda itself
     package = {"ModelPackageArn": PACKAGE_ARN, "ModelApprovalStatus": "Approved",
                "InferenceSpecification": {"Containers": [registered_container(prod)]}}
     request = actions.model_request(settings, package)
