@@ -18,7 +18,7 @@ import aws_cdk as cdk
 from ml_platform import nag
 from ml_platform.config import CONFIG_DIR, ENVIRONMENTS, ConfigError, load_config, load_pipeline_config
 from ml_platform.report import read_violations, write_reports
-from ml_platform.stacks.pipeline_stack import DeliveryPipelineStack
+from ml_platform.stacks.delivery_pipeline_stack import DeliveryPipelineStack
 from ml_platform.stages.platform_stage import MlPlatformStage
 
 PIPELINE_STACK = "Pipeline"

@@ -6,18 +6,22 @@ instead of a CloudFormation error twenty minutes into a deployment.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
 from pydantic import ValidationError, model_validator
 
-from ml_platform.config_sections.base import (AccountId, EmailAddress, LogRetentionDays, NamePrefix, RegionName,
-                                              Section, matching)
+from ml_platform.config_sections.base import (
+    AccountId,
+    LogRetentionDays,
+    NamePrefix,
+    RegionName,
+    Section,
+)
 from ml_platform.config_sections.data import AnalyticsConfig, EtlConfig, StreamingConfig
-from ml_platform.config_sections.foundation import (AlertsConfig, BudgetConfig, CostTags, DataLakeConfig,
-                                                    NetworkConfig)
+from ml_platform.config_sections.delivery import PipelineConfig
+from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, CostTags, DataLakeConfig, NetworkConfig
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
 
@@ -121,30 +125,6 @@ def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> PlatformConf
 # --- Delivery pipeline (tooling account) ---------------------------------------------------------
 
 PIPELINE_CONFIG_FILE = "pipeline.yaml"
-# CodeStar Connections (older) or AWS CodeConnections ARN of the source repository's connection.
-_CONNECTION_ARN = re.compile(
-    r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$")
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_BRANCH = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,255}(?<!/)$")
-
-
-class PipelineConfig(Section):
-    """The CI/CD pipeline in the tooling account that promotes dev -> staging -> prod.
-
-    `connection_arn` is an existing (console-authorized) connection to the repository host;
-    `approval_email`, when set, is notified when a prod promotion waits for manual approval.
-    """
-
-    account: AccountId
-    region: RegionName
-    name_prefix: NamePrefix
-    tags: CostTags
-    connection_arn: Annotated[str, matching(_CONNECTION_ARN, "not a CodeConnections/CodeStar connection ARN "
-                                            "(arn:aws:codeconnections:<region>:<account>:connection/<uuid>)")]
-    repository: Annotated[str, matching(_REPOSITORY, "must be 'owner/name' (e.g. my-org/ml-platform)")]
-    branch: Annotated[str, matching(_BRANCH, "not a valid git branch name")] = "main"
-    approval_email: EmailAddress | None = None
-    log_retention_days: LogRetentionDays = 365
 
 
 def load_pipeline_config(config_dir: Path = CONFIG_DIR) -> PipelineConfig:

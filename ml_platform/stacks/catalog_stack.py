@@ -7,12 +7,12 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.constructs.athena import QueryWorkgroup
-from ml_platform.constructs.catalog import CATALOG_ZONES, EventSchema, LakeCatalog
-from ml_platform.constructs.data_lake import DataLake
-from ml_platform.constructs.grant_findings import KMS, S3_READ_WRITE, acknowledge_grants, bucket_ref, object_arns
-from ml_platform.constructs.iam import PlatformRole
-from ml_platform.constructs.lake_formation import LakeGovernance
+from ml_platform.constructs.data.athena import QueryWorkgroup
+from ml_platform.constructs.data.catalog import CATALOG_ZONES, EventSchema, LakeCatalog
+from ml_platform.constructs.data.lake import DataLake, bucket_ref
+from ml_platform.constructs.data.lake_formation import LakeGovernance
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.grant_acknowledgments import KMS, S3_READ_WRITE, acknowledge_grants, object_arns
 from ml_platform.naming import Naming
 from ml_platform.stacks.base import PlatformStack
 

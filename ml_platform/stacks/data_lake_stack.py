@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-
-from ml_platform.stacks.base import PlatformStack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.constructs.data_lake import ZONES, DataLake, LifecycleTiers
+from ml_platform.constructs.data.lake import ZONES, DataLake, LifecycleTiers
 from ml_platform.naming import Naming
+from ml_platform.stacks.base import PlatformStack
 
 
 class DataLakeStack(PlatformStack):

@@ -11,14 +11,14 @@ from constructs import Construct
 
 from ml_platform import nag
 from ml_platform.config import PlatformConfig
-from ml_platform.constructs.catalog import LakeCatalog
-from ml_platform.constructs.data_lake import DataLake
-from ml_platform.constructs.firehose import RawDeliveryStream
-from ml_platform.constructs.grant_findings import KMS, S3_READ_WRITE, acknowledge_grants, bucket_ref, object_arns
-from ml_platform.constructs.iam import PlatformRole
-from ml_platform.constructs.lake_formation import LakeGovernance
-from ml_platform.constructs.network import SecureVpc
-from ml_platform.constructs.streaming import EventStream, VpcFunction
+from ml_platform.constructs.data.catalog import LakeCatalog
+from ml_platform.constructs.data.firehose import RawDeliveryStream
+from ml_platform.constructs.data.lake import DataLake, bucket_ref
+from ml_platform.constructs.data.lake_formation import LakeGovernance
+from ml_platform.constructs.data.stream import EventStream, VpcFunction
+from ml_platform.constructs.foundation.network import SecureVpc
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.grant_acknowledgments import KMS, S3_READ_WRITE, acknowledge_grants, object_arns
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
 from ml_platform.stacks.base import PlatformStack

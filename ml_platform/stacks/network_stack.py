@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-
-from ml_platform.stacks.base import PlatformStack
 from aws_cdk import aws_kms as kms
-from ml_platform.retention import retention
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.constructs.network import SecureVpc
+from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.naming import Naming
+from ml_platform.retention import retention
+from ml_platform.stacks.base import PlatformStack
 
 
 class NetworkStack(PlatformStack):

@@ -5,7 +5,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.constructs.alerts import AlertTopic, CostBudget
+from ml_platform.constructs.foundation.alerts import AlertTopic, CostBudget
 from ml_platform.naming import Naming
 from ml_platform.stacks.base import PlatformStack
 

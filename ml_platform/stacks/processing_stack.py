@@ -10,17 +10,22 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.constructs.catalog import EVENT_SCHEMA_PATH, EVENTS_PREFIX, LakeCatalog
-from ml_platform.constructs.data_lake import DataLake
-from ml_platform.constructs.grant_findings import (KMS, S3_READ, S3_READ_WRITE, acknowledge_grants, bucket_ref,
-                                                  object_arns)
-from ml_platform.constructs.emr_serverless import SparkApplication
-from ml_platform.constructs.glue_etl import (EtlModules, GlueJobSettings, GlueNetwork, GlueSecurity,
-                                             GlueSparkJob, grant_glue_runtime)
-from ml_platform.constructs.glue_workflow import EtlWorkflow, SchemaCrawler
-from ml_platform.constructs.iam import PlatformRole
-from ml_platform.constructs.lake_formation import LakeGovernance
-from ml_platform.constructs.network import SecureVpc
+from ml_platform.constructs.data.catalog import EVENT_SCHEMA_PATH, EVENTS_PREFIX, LakeCatalog
+from ml_platform.constructs.data.emr_serverless import SparkApplication
+from ml_platform.constructs.data.glue_jobs import (
+    EtlModules,
+    GlueJobSettings,
+    GlueNetwork,
+    GlueSecurity,
+    GlueSparkJob,
+    grant_glue_runtime,
+)
+from ml_platform.constructs.data.glue_workflow import EtlWorkflow, SchemaCrawler
+from ml_platform.constructs.data.lake import DataLake, bucket_ref
+from ml_platform.constructs.data.lake_formation import LakeGovernance
+from ml_platform.constructs.foundation.network import SecureVpc
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.grant_acknowledgments import KMS, S3_READ, S3_READ_WRITE, acknowledge_grants, object_arns
 from ml_platform.naming import Naming
 from ml_platform.stacks.base import PlatformStack
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
-
-from ml_platform.stacks.base import PlatformStack
 from constructs import Construct
 
-from ml_platform.constructs.encryption import KeyUsers, PlatformKey, logs_service_statement
+from ml_platform.constructs.foundation.keys import KeyUsers, PlatformKey, logs_service_statement
 from ml_platform.naming import Naming
+from ml_platform.stacks.base import PlatformStack
 
 KEY_DOMAINS = {
     "lake": "Data-lake zones raw, curated and features",

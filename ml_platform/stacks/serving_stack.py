@@ -26,11 +26,11 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.constructs.endpoint_api import EndpointApi
-from ml_platform.constructs.endpoint_deployer import EndpointDeployer
-from ml_platform.constructs.endpoint_spec import EndpointSpec
-from ml_platform.constructs.model_endpoint import ModelEndpoint, RollbackAlarms
-from ml_platform.constructs.model_role import ModelExecutionRole
+from ml_platform.constructs.serving.endpoint import ModelEndpoint, RollbackAlarms
+from ml_platform.constructs.serving.endpoint_api import EndpointApi
+from ml_platform.constructs.serving.endpoint_deployer import EndpointDeployer
+from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
+from ml_platform.constructs.serving.model_role import ModelExecutionRole
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
 from ml_platform.stacks.base import PlatformStack

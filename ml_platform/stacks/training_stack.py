@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -11,21 +10,22 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.constructs.code_bundle import CodeBundle
-from ml_platform.constructs.data_lake import DataLake
-from ml_platform.constructs.iam import PlatformRole
-from ml_platform.constructs.model_registry import ModelRegistry
-from ml_platform.constructs.network import SecureVpc
-from ml_platform.constructs.pipeline_definition import PipelineSpec, Placement
-from ml_platform.constructs.pipeline_triggers import PipelineTriggers
-from ml_platform.constructs.sagemaker_roles import SageMakerJobRole
-from ml_platform.constructs.training_pipeline import TrainingPipeline
-from ml_platform.constructs.training_pipeline_nag import acknowledge_training_grants
-from ml_platform.constructs.xgboost_image import xgboost_image_uri
+from ml_platform.constructs.data.lake import DataLake
+from ml_platform.constructs.foundation.network import SecureVpc
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.training.code_bundle import CodeBundle
+from ml_platform.constructs.training.job_roles import SageMakerJobRole
+from ml_platform.constructs.training.model_registry import ModelRegistry
+from ml_platform.constructs.training.training_pipeline import TrainingPipeline
+from ml_platform.constructs.training.training_pipeline_definition import Placement, TrainingPipelineSpec
+from ml_platform.constructs.training.training_pipeline_nag import acknowledge_training_grants
+from ml_platform.constructs.training.training_pipeline_triggers import TrainingPipelineTriggers
+from ml_platform.constructs.training.xgboost_image import xgboost_image_uri
 from ml_platform.naming import Naming
+from ml_platform.paths import TRAINING_CODE_ROOT
 from ml_platform.stacks.base import PlatformStack
 
-TRAINING_CODE = Path(__file__).resolve().parents[2] / "training_code"
+TRAINING_CODE = TRAINING_CODE_ROOT
 # The role purposes this stack creates (`Naming.role_name`); the stage lists them in KEY_USERS.
 PIPELINE_ROLE, PROCESSING_ROLE, TRAINING_ROLE, EVENTS_ROLE = (
     "sagemaker-pipeline", "sagemaker-processing", "sagemaker-training", "events-start-pipeline")
@@ -57,7 +57,7 @@ class TrainingStack(PlatformStack):
         values.update(WorkloadSg=network.workload_security_group.security_group_id,
                       ModelsKey=models_key.key_arn, Artifacts=lake.artifacts.bucket_name,
                       Features=lake.features.bucket_name)
-        spec = PipelineSpec(
+        spec = TrainingPipelineSpec(
             name=naming.resource_name("training"), region=config.region,
             image_uri=xgboost_image_uri(config.region, t.xgboost_framework_version),
             code_uri=self.code.s3_uri, code_file_name=self.code.file_name,
@@ -77,7 +77,7 @@ class TrainingStack(PlatformStack):
             assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
             description="EventBridge: starts the training pipeline on schedule and on new data")
         self.pipeline.grant_start_execution(self.events_role)
-        self.triggers = PipelineTriggers(
+        self.triggers = TrainingPipelineTriggers(
             self, "Triggers", pipeline_arn=self.pipeline.pipeline_arn, role=self.events_role,
             schedule=t.schedule_cron, bucket_name=lake.features.bucket_name, prefix=t.training_ready_prefix,
             alerts_topic=alerts_topic)

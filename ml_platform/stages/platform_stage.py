@@ -13,8 +13,8 @@ from ml_platform.stacks.network_stack import NetworkStack
 from ml_platform.stacks.operations_stack import OperationsStack
 from ml_platform.stacks.processing_stack import ProcessingStack
 from ml_platform.stacks.security_stack import SecurityStack
-from ml_platform.stacks.training_stack import TrainingStack
 from ml_platform.stacks.serving_stack import ServingStack
+from ml_platform.stacks.training_stack import TrainingStack
 from ml_platform.tagging import CostAllocationTags
 
 # Which platform roles (by `Naming.role_name` purpose) may use each domain's key. The key policies

@@ -6,7 +6,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
-from ml_platform.constructs.catalog import EVENT_SCHEMA_PATH
+from ml_platform.constructs.data.catalog import EVENT_SCHEMA_PATH
 
 
 def _one(template, cfn_type):

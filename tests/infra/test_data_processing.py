@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from ml_platform.config import load_config
-from ml_platform.constructs.catalog import EVENT_SCHEMA_PATH
+from ml_platform.constructs.data.catalog import EVENT_SCHEMA_PATH
 from ml_platform.stages.platform_stage import MlPlatformStage
 
 

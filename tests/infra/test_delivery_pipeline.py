@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match, Template
 from ml_platform.config import CONFIG_DIR, ENVIRONMENTS, ConfigError, load_config, load_pipeline_config
 from ml_platform.nag import PACK_PREFIXES
 from ml_platform.report import read_acknowledgments, read_violations
-from ml_platform.stacks.pipeline_stack import APPROVAL_STEP_ID, SYNTH_OUTPUT_DIR, DeliveryPipelineStack
+from ml_platform.stacks.delivery_pipeline_stack import APPROVAL_STEP_ID, SYNTH_OUTPUT_DIR, DeliveryPipelineStack
 
 REPO = Path(__file__).resolve().parents[2]
 CDK_CONTEXT = json.loads((REPO / "cdk.json").read_text())["context"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from aws_cdk.assertions import Match
 
 from ml_platform.config import load_config
-from ml_platform.constructs.network import INTERFACE_ENDPOINTS
+from ml_platform.constructs.foundation.network import INTERFACE_ENDPOINTS
 
 
 def _resources(template, cfn_type):

@@ -4,10 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
-
-import aws_cdk as cdk
 
 from ml_platform.config import load_config
 from ml_platform.stages.platform_stage import KEY_USERS, MlPlatformStage

@@ -10,7 +10,6 @@ from ml_platform.nag import MIN_REASON_LENGTH, PACK_PREFIXES
 from ml_platform.report import read_acknowledgments, read_violations
 
 
-
 @pytest.fixture(scope="module")
 def assembly(tmp_path_factory, synth_like_the_cli) -> Path:
     return synth_like_the_cli(tmp_path_factory.mktemp("cdk.out"), envs="all")

@@ -9,9 +9,13 @@ import tarfile
 from pathlib import Path
 
 from ml_platform.config import load_config
-from ml_platform.constructs.code_bundle import pack_source_dir
-from ml_platform.constructs.pipeline_definition import PipelineSpec, Placement, build_pipeline_definition
-from ml_platform.constructs.xgboost_image import XGBOOST_IMAGE_ACCOUNTS, xgboost_image_uri
+from ml_platform.constructs.training.code_bundle import pack_source_dir
+from ml_platform.constructs.training.training_pipeline_definition import (
+    Placement,
+    TrainingPipelineSpec,
+    build_training_pipeline_definition,
+)
+from ml_platform.constructs.training.xgboost_image import XGBOOST_IMAGE_ACCOUNTS, xgboost_image_uri
 
 REPO = Path(__file__).resolve().parents[2]
 PIPELINE_ARN = "arn:aws:sagemaker:eu-west-1:{account}:pipeline/mlp-{env}-training"
@@ -128,13 +132,13 @@ def test_definition_is_built_without_any_network_call(monkeypatch):
         raise AssertionError("the pipeline definition tried to open a network connection")
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    spec = PipelineSpec(
+    spec = TrainingPipelineSpec(
         name="offline", region="eu-west-1", image_uri=xgboost_image_uri("eu-west-1", "3.2-0"),
         code_uri="s3://code-bucket/abc.gz", code_file_name="abc.gz",
         processing_role_arn="arn:aws:iam::111111111111:role/p", training_role_arn="arn:aws:iam::111111111111:role/t",
         artifacts_bucket="artifacts", default_input_uri="s3://features/training-ready/",
         model_package_group="group", training=load_config("staging").training,
         placement=Placement(subnet_ids=("subnet-1",), security_group_id="sg-1", kms_key_arn="arn:kms"))
-    definition = build_pipeline_definition(spec)
+    definition = build_training_pipeline_definition(spec)
     assert json.dumps(definition)
     assert len(definition["Steps"]) == 4

@@ -1,0 +1,73 @@
+"""Names several capabilities share, typed in one place: role purposes, key domains, prefixes.
+
+A capability that adds a role adds its purpose to `RolePurpose` (the stable role name is
+`Naming.role_name(purpose)`) and, if the role uses a domain key, lists it in the stage's key users.
+Members are `StrEnum`s: they are the strings CloudFormation and IAM see.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+import aws_cdk as cdk
+
+
+class KeyDomain(StrEnum):
+    """The data domains, one customer-managed KMS key each (`Security` stack)."""
+
+    LAKE = "lake"
+    MODELS = "models"
+    LOGS = "logs"
+    STREAMING = "streaming"
+
+    @property
+    def description(self) -> str:
+        return _KEY_DOMAIN_DESCRIPTIONS[self]
+
+
+_KEY_DOMAIN_DESCRIPTIONS = {
+    KeyDomain.LAKE: "Data-lake zones raw, curated and features",
+    KeyDomain.MODELS: "Model artifacts, code, reports and query results",
+    KeyDomain.LOGS: "CloudWatch log groups (flow logs, Lambda, Glue, SageMaker)",
+    KeyDomain.STREAMING: "Kinesis streams and Firehose delivery",
+}
+
+
+class RolePurpose(StrEnum):
+    """What each platform role is for; its physical name is `<prefix>-<purpose>`."""
+
+    # foundation
+    VPC_FLOW_LOGS = "vpc-flow-logs"
+    # data
+    LAKE_FORMATION_DATA_ACCESS = "lake-formation-data-access"
+    ANALYST = "analyst"
+    STREAM_TRANSFORM = "stream-transform"
+    FIREHOSE_DELIVERY = "firehose-delivery"
+    GLUE_ETL = "glue-etl"
+    GLUE_CRAWLER = "glue-crawler"
+    EMR_SERVERLESS_JOB = "emr-serverless-job"
+    # training
+    SAGEMAKER_PROCESSING = "sagemaker-processing"
+    SAGEMAKER_TRAINING = "sagemaker-training"
+    SAGEMAKER_PIPELINE = "sagemaker-pipeline"
+    EVENTS_START_PIPELINE = "events-start-pipeline"
+    # serving
+    SAGEMAKER_MODEL = "sagemaker-model"
+    ENDPOINT_DEPLOYER = "endpoint-deployer"
+    ENDPOINT_PROXY = "endpoint-proxy"
+    APIGATEWAY_CLOUDWATCH = "apigateway-cloudwatch"
+    # delivery (tooling account)
+    DELIVERY_PIPELINE = "delivery-pipeline"
+    DELIVERY_SYNTH = "delivery-synth"
+
+
+# Where the SageMaker training pipeline writes everything it produces in the artifacts bucket
+# (`pipelines/<pipeline name>/...`): its job roles, the registry's archives and the deployer read it.
+PIPELINES_PREFIX = "pipelines"
+
+# The CDK bootstrap qualifier the stacks are synthesized for (the default synthesizer's).
+BOOTSTRAP_QUALIFIER: str = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+
+
+def bootstrap_assets_bucket(account: str, region: str) -> str:
+    """The CDK bootstrap file-assets bucket of `account`/`region` (where Lambda, Glue and training code land)."""
+    return f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{account}-{region}"

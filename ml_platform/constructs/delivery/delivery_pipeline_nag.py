@@ -1,0 +1,95 @@
+"""cdk-nag acknowledgments for what CDK Pipelines generates, each on the one resource it concerns.
+
+CDK Pipelines writes its grants itself (artifact bucket, artifact key, CodeBuild logs and report
+groups, CDK bootstrap roles); the wildcards below are the shapes of those grants, every one scoped
+to a single bucket, key, project or role family. Call after `build_pipeline()`.
+"""
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from aws_cdk import pipelines
+from constructs import IConstruct
+
+from ml_platform import nag
+from ml_platform.constructs.delivery.delivery_pipeline import DeliveryPipelineRoles
+
+_ARTIFACT_RW = ("CDK's read/write grant on the pipeline's own artifact bucket: the wildcard covers the object "
+                "versions, tags and multipart uploads of that one KMS-encrypted bucket only")
+_ARTIFACT_KEY = ("CDK's encrypt/decrypt grant on the artifact bucket's own KMS key (one key ARN); "
+                 "GenerateDataKey*/ReEncrypt* are the data-key variants S3 SSE-KMS uses")
+_PROJECT_LOGS = ("CodeBuild's default log group /aws/codebuild/<this project>: the wildcard is the log streams "
+                 "of this one project (builds also log to the KMS-encrypted pipeline log group)")
+_PROJECT_REPORTS = ("CodeBuild test-report groups named after this one project (<project>-*), which CodeBuild "
+                    "creates on demand; no other project's report groups match")
+_SOURCE_REPO = ("The project's source is CODEPIPELINE: it reads the KMS-encrypted source artifact, never a "
+                "repository URL, and has no credentials; the repository is reached by the CodeConnections connection")
+_INLINE = ("Role and policy are generated inside CDK Pipelines (self-mutation/asset publishing) and cannot be "
+           "replaced by a PlatformRole; the statements are CDK's scoped grants, reviewed in this report")
+
+
+def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, roles: DeliveryPipelineRoles) -> None:
+    stack = cdk.Stack.of(pipeline)
+    bucket = pipeline.pipeline.artifact_bucket
+    artifact_findings = {
+        nag.object_arn_finding(bucket.node.default_child): _ARTIFACT_RW,
+        **{nag.wildcard_finding(f"Action::s3:{a}"): _ARTIFACT_RW for a in ("GetBucket*", "GetObject*", "List*")},
+    }
+    artifact_write = {nag.wildcard_finding(f"Action::s3:{a}"): _ARTIFACT_RW for a in ("Abort*", "DeleteObject*")}
+    artifact_key = {nag.wildcard_finding(f"Action::kms:{a}"): _ARTIFACT_KEY for a in ("GenerateDataKey*", "ReEncrypt*")}
+
+    def project_findings(project: codebuild.IProject) -> dict[str, str]:
+        logical_id = stack.get_logical_id(project.node.default_child)
+        return {
+            nag.wildcard_finding(f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:"
+                                 f"/aws/codebuild/<{logical_id}>:*"): _PROJECT_LOGS,
+            nag.wildcard_finding(f"Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/"
+                                 f"<{logical_id}>-*"): _PROJECT_REPORTS,
+        }
+
+    _acknowledge(roles.pipeline.grants_policy, {**artifact_findings, **artifact_write, **artifact_key})
+    _acknowledge(roles.synth.grants_policy, {**artifact_findings, **artifact_write, **artifact_key,
+                                             **project_findings(pipeline.synth_project)})
+
+    self_mutation = pipeline.self_mutation_project
+    _acknowledge(_default_policy(self_mutation.role), {
+        **artifact_findings, **artifact_key, **project_findings(self_mutation),
+        nag.wildcard_finding(f"Resource::arn:*:iam::{stack.account}:role/*"):
+            "sts:AssumeRole only on roles tagged aws-cdk:bootstrap-role deploy/file-publishing/"
+            "image-publishing (condition on the statement): the CDK bootstrap roles whose names it cannot know",
+        nag.wildcard_finding("Resource::*"):
+            "cloudformation:DescribeStacks and s3:ListBucket, read-only: the CDK CLI looks up the bootstrap "
+            "stack and staging bucket of the tooling account before updating the pipeline",
+    })
+    nag.acknowledge_all(_default_policy(self_mutation.role), nag.IAM_INLINE_POLICY, _INLINE)
+
+    assets = pipeline.node.find_child("Assets")
+    file_role: iam.Role = assets.node.find_child("FileRole")
+    _acknowledge(_default_policy(file_role), {
+        **artifact_findings,
+        nag.wildcard_finding(f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/*"):
+            "CDK Pipelines' asset-publishing role is shared by its asset projects; the wildcard is CodeBuild's "
+            "own log groups of this account and region, write-only (create group/stream, put events)",
+        nag.wildcard_finding(f"Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/*"):
+            "CodeBuild test-report writes of the asset projects sharing this role; report groups hold "
+            "build test results only, in this account and region",
+        nag.wildcard_finding("Resource::*"):
+            "codebuild:StartBuild/BatchGetBuilds/StopBuild as granted by CDK Pipelines to its asset-publishing "
+            "role; publishing itself happens through the named cdk file-publishing roles only",
+    })
+    nag.acknowledge_all(_default_policy(file_role), nag.IAM_INLINE_POLICY, _INLINE)
+
+    projects = [pipeline.synth_project, self_mutation, assets.node.find_child("FileAsset")]
+    for project in projects:
+        nag.acknowledge_all(project, [f"{pack}-CodeBuildProjectSourceRepoUrl"
+                                      for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")], _SOURCE_REPO)
+
+
+def _default_policy(role: iam.IRole | None) -> IConstruct:
+    return role.node.find_child("DefaultPolicy")
+
+
+def _acknowledge(policy: IConstruct, findings: dict[str, str]) -> None:
+    for finding, reason in findings.items():
+        nag.acknowledge(policy, finding, reason)

@@ -1,0 +1,2 @@
+"""Data labeling: labeling workforces, jobs and the buckets/roles they use.
+Empty until the labeling capability lands."""

@@ -1,0 +1,94 @@
+"""The execution role SageMaker assumes to run a model: pull its image, read its artifacts, write its outputs."""
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from ml_platform import nag
+from ml_platform.constructs.foundation.roles import PlatformRole
+
+# AWS publishes its framework images (sagemaker-xgboost) from a different AWS-owned account in
+# each region; the repository name is fixed, the account is not ours to enumerate here.
+FRAMEWORK_REPOSITORIES = ("sagemaker-xgboost",)
+
+
+class ModelExecutionRole(Construct):
+    """A `PlatformRole` for SageMaker models, with least-privilege grants.
+
+    Behaviour: ECR pull of the AWS XGBoost framework image and of this account's repositories
+    named `<prefix>-*`; read of the artifacts bucket (model.tar.gz); write of endpoint outputs
+    under the given prefixes only (data capture, async results); publish to the async topics;
+    its endpoint's CloudWatch logs and metrics; the ENI actions SageMaker needs to place the
+    model in the VPC. KMS use comes from listing the role among the models key's users.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, role_name: str, name_prefix: str,
+                 artifacts: s3.IBucket, output_prefixes: list[str], topics: list[sns.ITopic]) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.role = PlatformRole(self, "Role", role_name=role_name,
+                                 assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                                 description="Execution role of SageMaker models served by the platform")
+        artifacts.grant_read(self.role)
+        for prefix in output_prefixes:
+            artifacts.grant_put(self.role, f"{prefix}/*")
+        for topic in topics:
+            topic.grant_publish(self.role)
+        repo = lambda account, name: f"arn:{stack.partition}:ecr:{stack.region}:{account}:repository/{name}"  # noqa: E731
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="PullModelImages", actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            resources=[repo("*", r) for r in FRAMEWORK_REPOSITORIES] + [repo(stack.account, f"{name_prefix}-*")]))
+        # GetAuthorizationToken is account-wide by design (it has no resource).
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        log_groups = stack.format_arn(service="logs", resource="log-group",
+                                      resource_name="/aws/sagemaker/Endpoints/*",
+                                      arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="EndpointLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                                         "logs:DescribeLogStreams"],
+            resources=[log_groups, f"{log_groups}:log-stream:*"]))
+        # PutMetricData has no resource; the namespace condition keeps it to SageMaker's.
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="EndpointMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": ["AWS/SageMaker*", "/aws/sagemaker/*"]}}))
+        # ENI actions for VpcConfig: the network interfaces do not exist (or have ARNs) before
+        # SageMaker creates them; Describe* actions have no resource-level permissions.
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ModelInVpc",
+            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                     "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+                     "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                     "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], resources=["*"]))
+        self._acknowledge(artifacts, output_prefixes, name_prefix)
+
+    def _acknowledge(self, artifacts: s3.IBucket, output_prefixes: list[str], name_prefix: str) -> None:
+        stack = cdk.Stack.of(self)
+        region, account, policy = stack.region, stack.account, self.role.grants_policy
+        log_groups = f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/*"
+        reasons = {
+            "Action::s3:GetObject*": "CDK grant_read: object read actions on the artifacts bucket only",
+            "Action::s3:GetBucket*": "CDK grant_read: bucket metadata reads on the artifacts bucket only",
+            "Action::s3:List*": "CDK grant_read: listing the artifacts bucket that holds the model archives",
+            "Action::s3:Abort*": "CDK grant_put: aborting this role's own multipart uploads under its output prefixes",
+            "Action::kms:GenerateDataKey*": "Data keys of the models key for the endpoint outputs this role writes",
+            "Action::kms:ReEncrypt*": "CDK bucket grants include re-encryption, limited to the models key",
+            "Resource::*": "ECR login, CloudWatch PutMetricData (namespace-conditioned) and VPC network "
+                           "interfaces have no resource ARNs to scope to",
+            f"Resource::arn:aws:ecr:{region}:*:repository/sagemaker-xgboost":
+                "The AWS XGBoost framework image is published from an AWS-owned account that differs per region",
+            f"Resource::arn:aws:ecr:{region}:{account}:repository/{name_prefix}-*":
+                "This environment's own model images, named with its prefix in this account only",
+            f"Resource::{log_groups}": "SageMaker names endpoint log groups /aws/sagemaker/Endpoints/<endpoint>",
+            f"Resource::{log_groups}:log-stream:*": "SageMaker creates one log stream per endpoint instance",
+            f"Resource::arn:aws:s3:::{artifacts.bucket_name}/*":
+                "Model archives are written by training jobs under run-specific keys of the artifacts bucket",
+        }
+        for prefix in output_prefixes:
+            reasons[f"Resource::arn:aws:s3:::{artifacts.bucket_name}/{prefix}/*"] = (
+                f"SageMaker writes this endpoint's outputs under {prefix}/ with keys it generates")
+        for detail, reason in reasons.items():
+            nag.acknowledge(policy, nag.wildcard_finding(detail), reason)

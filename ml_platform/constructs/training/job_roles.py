@@ -1,0 +1,55 @@
+"""Roles SageMaker jobs run as: least privilege for the job runtime itself (image, logs, VPC)."""
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from ml_platform import nag
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.training.xgboost_image import xgboost_repository_arn
+
+
+class SageMakerJobRole(PlatformRole):
+    """A role for SageMaker processing, training (and tuning trials) or transform jobs.
+
+    Behaviour: assumable by SageMaker of this account only; may pull only the XGBoost framework
+    repository, write logs only to `/aws/sagemaker/<job kinds>` log groups, publish metrics only in
+    SageMaker namespaces, and manage the network interfaces that VPC placement needs. Data access
+    comes from the buckets' and keys' `grant_*` methods.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, role_name: str, description: str,
+                 region: str, account: str, log_groups: list[str]) -> None:
+        super().__init__(scope, construct_id, role_name=role_name, description=description,
+                         assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com", conditions={
+                             "StringEquals": {"aws:SourceAccount": account}}))
+        # ecr:GetAuthorizationToken has no resource-level permissions: "*" is the only resource.
+        self.grants_policy.add_statements(
+            iam.PolicyStatement(sid="EcrToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+            iam.PolicyStatement(sid="PullXGBoostImage", resources=[xgboost_repository_arn(region)],
+                                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                                         "ecr:BatchCheckLayerAvailability"]),
+            iam.PolicyStatement(
+                sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                                        "logs:DescribeLogStreams"],
+                resources=[f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/{g}:*" for g in log_groups]),
+            # PutMetricData has no resource-level permissions; the namespace condition scopes it.
+            iam.PolicyStatement(sid="JobMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+                                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+            # VPC placement: SageMaker creates and deletes the job's ENIs under the job's role.
+            # EC2 Describe* calls and ENI creation in a job-chosen subnet do not support narrower
+            # resources at call time; the subnets/security group are fixed in the job definition.
+            iam.PolicyStatement(sid="VpcNetworkInterfaces", resources=["*"], actions=[
+                "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+                "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]),
+        )
+        nag.acknowledge(self.grants_policy, nag.wildcard_finding("Resource::*"),
+                        "Only ecr:GetAuthorizationToken, cloudwatch:PutMetricData (namespace-conditioned) and "
+                        "the EC2 ENI/Describe calls SageMaker VPC placement needs use '*': none of these "
+                        "actions supports resource-level permissions")
+        for group in log_groups:
+            nag.acknowledge(self.grants_policy, nag.wildcard_finding(
+                f"Resource::arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/{group}:*"),
+                f"Log streams of the /aws/sagemaker/{group} log group are named per job at run time")

@@ -1,0 +1,79 @@
+"""The SageMaker training pipeline as a CloudFormation resource, with the rights its steps need."""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from ml_platform.constructs.training.training_pipeline_definition import (
+    TrainingPipelineSpec,
+    build_training_pipeline_definition,
+)
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+def substitute(body: str, values: Mapping[str, str]) -> str:
+    """`Fn::Sub` of `body`; every `${Name}` in it must be one of `values` (no stray references)."""
+    used = set(_PLACEHOLDER.findall(body))
+    if used != set(values):
+        raise ValueError(f"placeholders {sorted(used)} do not match the values {sorted(values)}")
+    return cdk.Fn.sub(body, dict(values))
+
+
+class TrainingPipeline(Construct):
+    """A `CfnPipeline` whose definition comes from `build_training_pipeline_definition(spec)`.
+
+    `spec` holds `${Name}` placeholders for deploy-time values; `values` maps each name to its
+    token (subnet ids, security group, key ARN, bucket names). The definition is embedded as
+    `PipelineDefinitionBody` (`Fn::Sub`), so `cdk synth` shows the whole pipeline and nothing is
+    uploaded. Steps run as the processing and training roles, which `role` may pass to SageMaker.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, spec: TrainingPipelineSpec,
+                 values: Mapping[str, str], role: iam.IRole, job_roles: list[iam.IRole]) -> None:
+        super().__init__(scope, construct_id)
+        self.definition = build_training_pipeline_definition(spec)
+        body = json.dumps(self.definition, separators=(",", ":"), sort_keys=True)
+        self.pipeline = sagemaker.CfnPipeline(
+            self, "Pipeline", pipeline_name=spec.name, role_arn=role.role_arn,
+            pipeline_description=f"{spec.name}: preprocess, tune, evaluate, register",
+            pipeline_definition={"PipelineDefinitionBody": substitute(body, values)})
+        stack = cdk.Stack.of(self)
+        self.pipeline_name = spec.name
+        self.pipeline_arn = f"arn:aws:sagemaker:{stack.region}:{stack.account}:pipeline/{spec.name}"
+        self._grant_run_steps(role, job_roles)
+
+    def _grant_run_steps(self, role: iam.IRole, job_roles: list[iam.IRole]) -> None:
+        """What SageMaker Pipelines does as `role`: start, watch and stop the steps' jobs."""
+        stack = cdk.Stack.of(self)
+        arn = f"arn:aws:sagemaker:{stack.region}:{stack.account}"
+        # Pipelines name every job it starts `pipelines-<execution id>-...`.
+        jobs = {
+            "processing-job": ["CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob"],
+            "hyper-parameter-tuning-job": ["CreateHyperParameterTuningJob", "DescribeHyperParameterTuningJob",
+                                           "StopHyperParameterTuningJob",
+                                           "ListTrainingJobsForHyperParameterTuningJob"],
+            "model": ["CreateModel", "DescribeModel"],
+            "transform-job": ["CreateTransformJob", "DescribeTransformJob", "StopTransformJob"],
+        }
+        for kind, actions in jobs.items():
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=[f"sagemaker:{a}" for a in actions] + ["sagemaker:AddTags"],
+                resources=[f"{arn}:{kind}/pipelines-*"]))
+        # Tuning trials are named by the tuning service after the tuning job (`<tuning job>-NNN-...`).
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeTrainingJob"], resources=[f"{arn}:training-job/*"]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["iam:PassRole"], resources=[r.role_arn for r in job_roles],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Start (not stop, not change) executions of this pipeline only."""
+        return iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:StartPipelineExecution"],
+                                          resource_arns=[self.pipeline_arn])

@@ -1,0 +1,317 @@
+"""The training pipeline's definition JSON, built with the SageMaker SDK v3 and no AWS call.
+
+preprocess (Processing) -> tune (Bayesian HPO) -> evaluate (Processing, `evaluation.json`) ->
+condition (AUC >= threshold) -> register (PendingManualApproval) [-> model -> batch transform].
+
+Offline by construction: the session has a fixed region, a default bucket and telemetry off; code
+is given as S3 URIs of CDK assets (nothing is uploaded); roles are fixed ARNs (no lookups).
+Values only known at deploy time (subnets, keys, buckets) are passed as `${Name}` placeholders
+that the CDK construct substitutes with `Fn::Sub`.
+
+Where the SDK falls short it says so here: SDK v3's tuner drops the training job's network
+isolation, inter-container encryption and volume KMS key from the tuning job definition, so
+`_harden_tuning_job` puts them back; register/model/transform are written as JSON
+(`pipeline_model_steps`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ml_platform.config import TrainingConfig
+
+PREPROCESS, TUNE, EVALUATE, CHECK, REGISTER, MODEL, TRANSFORM, FAIL = (
+    "Preprocess", "TuneXGBoost", "Evaluate", "CheckModelQuality", "RegisterModel", "CreateModel",
+    "BatchTransformTest", "ModelBelowThreshold")
+# evaluate.py writes the Model Registry's model-quality shape; the condition reads this path.
+AUC_JSON_PATH = "binary_classification_metrics.auc.value"
+EVALUATION_FILE = "evaluation.json"
+SPLITS = ("train", "validation", "test")
+_CODE_DIR = "/opt/ml/processing/code"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where every job runs and what encrypts it."""
+
+    subnet_ids: tuple[str, ...]
+    security_group_id: str
+    kms_key_arn: str  # volumes and outputs (the models key)
+
+
+@dataclass(frozen=True)
+class TrainingPipelineSpec:
+    name: str
+    region: str
+    image_uri: str
+    code_uri: str        # s3://.../<hash>.gz, the deterministic tarball of training_code/
+    code_file_name: str  # its base name, under /opt/ml/input/data/code/ in training jobs
+    processing_role_arn: str
+    training_role_arn: str
+    artifacts_bucket: str
+    default_input_uri: str
+    model_package_group: str
+    training: TrainingConfig
+    placement: Placement
+    metric_definitions: list[dict] = field(default_factory=list)
+
+
+@contextmanager
+def _offline(region: str):
+    """Environment for the SDK while it builds the definition, restored afterwards.
+
+    Some SDK modules create boto3 clients at import time (they need a default region), and
+    creating a client resolves credentials: without any configured, botocore would ask the EC2
+    instance metadata service over the network. Both are pinned here so that synth makes no call.
+    """
+    # Roles are fixed ARNs: the SDK must not try to look them up in IAM.
+    pinned = {"AWS_DEFAULT_REGION": region, "AWS_EC2_METADATA_DISABLED": "true",
+              "SAGEMAKER_VALIDATE_ROLE": "false"}
+    saved = {k: os.environ.get(k) for k in pinned}
+    os.environ.update(pinned)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@lru_cache(maxsize=1)
+def _sdk():
+    """Import the SDK once, quietly (its INFO logs and warnings are noise in `cdk synth`)."""
+    for name in ("sagemaker", "sagemaker.config"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"sagemaker\..*")
+    import sagemaker.core.workflow.functions as functions
+    from sagemaker.mlops.workflow import pipeline  # noqa: F401
+    return functions
+
+
+def _session(spec: TrainingPipelineSpec):
+    import boto3
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    config = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+    return PipelineSession(boto_session=boto3.Session(region_name=spec.region),
+                           default_bucket=spec.artifacts_bucket, sagemaker_config=config)
+
+
+def _s3(spec: TrainingPipelineSpec, *parts):
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join
+    return Join(on="/", values=[f"s3://{spec.artifacts_bucket}", "pipelines", spec.name,
+                                ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+
+def _processor(spec: TrainingPipelineSpec, session, script: str, instance_type):
+    """A processing job in the VPC that unpacks the code tarball and runs one of its scripts."""
+    from sagemaker.core.network import NetworkConfig
+    from sagemaker.core.processing import Processor
+    p = spec.placement
+    unpack = (f"mkdir -p {_CODE_DIR} && tar -xzf /opt/ml/processing/input/code/{spec.code_file_name} "
+              f"-C {_CODE_DIR} && exec python3 {_CODE_DIR}/{script} \"$@\"")
+    return Processor(
+        role=spec.processing_role_arn, image_uri=spec.image_uri, instance_count=1,
+        instance_type=instance_type, volume_size_in_gb=spec.training.volume_size_gb,
+        volume_kms_key=p.kms_key_arn, output_kms_key=p.kms_key_arn,
+        max_runtime_in_seconds=spec.training.max_runtime_seconds,
+        entrypoint=["/bin/sh", "-c", unpack, script], sagemaker_session=session,
+        network_config=NetworkConfig(
+            enable_network_isolation=False,  # reads its inputs itself only through S3 endpoints
+            encrypt_inter_container_traffic=True,
+            security_group_ids=[p.security_group_id], subnets=list(p.subnet_ids)))
+
+
+def _input(name: str, uri, local: str):
+    from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+    return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
+        s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File",
+        s3_data_distribution_type="FullyReplicated"))
+
+
+def _output(name: str, local: str, uri):
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
+    return ProcessingOutput(output_name=name, s3_output=ProcessingS3Output(
+        local_path=local, s3_uri=uri, s3_upload_mode="EndOfJob"))
+
+
+def _preprocess_step(spec, session, params):
+    from sagemaker.mlops.workflow.steps import ProcessingStep
+    processor = _processor(spec, session, "preprocess.py", spec.training.processing_instance_type)
+    args = processor.run(
+        inputs=[_input("input", params["InputDataUri"], "/opt/ml/processing/input"),
+                _input("code", spec.code_uri, "/opt/ml/processing/input/code")],
+        outputs=[_output(s, f"/opt/ml/processing/{s}", _s3(spec, "preprocess", s)) for s in SPLITS],
+        # preprocess.py's own defaults cover the SageMaker paths; the label column is ours.
+        arguments=["--target-column", spec.training.target_column])
+    return ProcessingStep(name=PREPROCESS, step_args=args)
+
+
+def _ranges(training: TrainingConfig) -> dict:
+    from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
+    out = {}
+    for r in training.tuning_ranges:
+        if r.kind == "integer":
+            out[r.name] = IntegerParameter(int(r.min_value), int(r.max_value), scaling_type=r.scaling)
+        else:
+            out[r.name] = ContinuousParameter(r.min_value, r.max_value, scaling_type=r.scaling)
+    return out
+
+
+def _trainer(spec: TrainingPipelineSpec, session, params):
+    """Script-mode XGBoost trials: code arrives as a channel, so trials need no network at all."""
+    from sagemaker.core.training.configs import (
+        CheckpointConfig,
+        Compute,
+        Networking,
+        OutputDataConfig,
+        StoppingCondition,
+    )
+    from sagemaker.train.model_trainer import ModelTrainer
+    t, p = spec.training, spec.placement
+    hyperparameters = {
+        # Network isolation: the container cannot fetch code from S3, so it reads the code channel
+        # (JSON-encoded strings, as script mode expects).
+        "sagemaker_program": json.dumps("train.py"),
+        "sagemaker_submit_directory": json.dumps(f"/opt/ml/input/data/code/{spec.code_file_name}"),
+        **t.static_hyperparameters,
+    }
+    return ModelTrainer(
+        sagemaker_session=session, role=spec.training_role_arn, training_image=spec.image_uri,
+        compute=Compute(instance_type=params["TrainingInstanceType"],
+                        instance_count=params["TrainingInstanceCount"], volume_size_in_gb=t.volume_size_gb,
+                        enable_managed_spot_training=t.use_spot, volume_kms_key_id=p.kms_key_arn),
+        networking=Networking(security_group_ids=[p.security_group_id], subnets=list(p.subnet_ids),
+                              enable_network_isolation=True,
+                              enable_inter_container_traffic_encryption=True),
+        stopping_condition=StoppingCondition(
+            max_runtime_in_seconds=t.max_runtime_seconds,
+            max_wait_time_in_seconds=t.max_wait_seconds if t.use_spot else None),
+        output_data_config=OutputDataConfig(s3_output_path=_models_uri(spec), kms_key_id=p.kms_key_arn),
+        checkpoint_config=CheckpointConfig(s3_uri=_s3(spec, "checkpoints")) if t.use_spot else None,
+        hyperparameters=hyperparameters)
+
+
+def _models_uri(spec: TrainingPipelineSpec) -> str:
+    return f"s3://{spec.artifacts_bucket}/pipelines/{spec.name}/models"
+
+
+def _channel(name: str, uri, content_type: str | None = "text/csv"):
+    from sagemaker.core.shapes import Channel, DataSource, S3DataSource
+    return Channel(channel_name=name, content_type=content_type, data_source=DataSource(
+        s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=uri,
+                                    s3_data_distribution_type="FullyReplicated")))
+
+
+def _tuning_step(spec, session, params, preprocess):
+    from sagemaker.mlops.workflow.steps import TuningStep
+    from sagemaker.train.tuner import HyperparameterTuner
+    t = spec.training
+    tuner = HyperparameterTuner(
+        model_trainer=_trainer(spec, session, params), objective_metric_name=t.tuning_objective_metric,
+        objective_type=t.tuning_objective_type, hyperparameter_ranges=_ranges(t),
+        metric_definitions=spec.metric_definitions, strategy="Bayesian", max_jobs=t.tuning_max_jobs,
+        max_parallel_jobs=t.tuning_max_parallel_jobs, early_stopping_type="Auto")
+    outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+    channels = [_channel(s, outputs[s].S3Output.S3Uri) for s in ("train", "validation")]
+    channels.append(_channel("code", spec.code_uri, content_type=None))
+    return TuningStep(name=TUNE, step_args=tuner.tune(inputs=channels))
+
+
+def _evaluate_step(spec, session, preprocess, tuning):
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow.steps import ProcessingStep
+    processor = _processor(spec, session, "evaluate.py", spec.training.processing_instance_type)
+    best_model = tuning.get_top_model_s3_uri(top_k=0, s3_bucket=spec.artifacts_bucket,
+                                             prefix=f"pipelines/{spec.name}/models")
+    test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
+    args = processor.run(
+        inputs=[_input("model", best_model, "/opt/ml/processing/model"),
+                _input("test", test, "/opt/ml/processing/test"),
+                _input("code", spec.code_uri, "/opt/ml/processing/input/code")],
+        outputs=[_output("evaluation", "/opt/ml/processing/evaluation", _s3(spec, "evaluation"))])
+    report = PropertyFile(name="EvaluationReport", output_name="evaluation", path=EVALUATION_FILE)
+    return ProcessingStep(name=EVALUATE, step_args=args, property_files=[report]), report, best_model
+
+
+def _parameters(spec: TrainingPipelineSpec) -> dict:
+    from sagemaker.core.workflow.parameters import ParameterInteger, ParameterString
+    t = spec.training
+    return {
+        "InputDataUri": ParameterString(name="InputDataUri", default_value=spec.default_input_uri),
+        "TrainingInstanceType": ParameterString(name="TrainingInstanceType",
+                                                default_value=t.training_instance_type),
+        "TrainingInstanceCount": ParameterInteger(name="TrainingInstanceCount",
+                                                  default_value=t.instance_count),
+    }
+
+
+def _approved_branch(spec, preprocess, evaluate, best_model) -> list:
+    """Register the model; optionally score the test split with it in a batch transform."""
+    from sagemaker.core.workflow.functions import Join
+
+    from ml_platform.constructs.training import training_pipeline_steps as steps
+    p, t = spec.placement, spec.training
+    container = steps.InferenceContainer(image_uri=spec.image_uri, model_data_url=best_model,
+                                         code_uri=spec.code_uri)
+    report_dir = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
+    branch = [steps.register_model_step(
+        name=REGISTER, group_name=spec.model_package_group, container=container,
+        evaluation_report_uri=Join(on="/", values=[report_dir, EVALUATION_FILE]),
+        realtime_instance_types=["ml.c5.large", "ml.c5.xlarge", "ml.c5.2xlarge"],
+        transform_instance_types=[t.transform_instance_type])]
+    if t.batch_transform:
+        model = steps.create_model_step(name=MODEL, role_arn=spec.processing_role_arn, container=container,
+                                        subnet_ids=list(p.subnet_ids), security_group_id=p.security_group_id)
+        test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
+        branch += [model, steps.transform_step(
+            name=TRANSFORM, model_name=model.properties.ModelName, input_uri=test,
+            output_uri=_s3(spec, "transform"), instance_type=t.transform_instance_type,
+            kms_key_arn=p.kms_key_arn)]
+    return branch
+
+
+def build_training_pipeline_definition(spec: TrainingPipelineSpec) -> dict:
+    """The pipeline definition (a dict ready for `json.dumps`); makes no AWS or network call."""
+    with _offline(spec.region):
+        return _build(spec, _sdk())
+
+
+def _build(spec: TrainingPipelineSpec, functions) -> dict:
+    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+    from sagemaker.mlops.workflow.condition_step import ConditionStep
+    from sagemaker.mlops.workflow.fail_step import FailStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    session, params = _session(spec), _parameters(spec)
+    preprocess = _preprocess_step(spec, session, params)
+    tuning = _tuning_step(spec, session, params, preprocess)
+    evaluate, report, best_model = _evaluate_step(spec, session, preprocess, tuning)
+    auc = functions.JsonGet(step_name=evaluate.name, property_file=report, json_path=AUC_JSON_PATH)
+    check = ConditionStep(
+        name=CHECK, conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=spec.training.min_auc_to_register)],
+        if_steps=_approved_branch(spec, preprocess, evaluate, best_model),
+        else_steps=[FailStep(name=FAIL, error_message=(
+            f"Best model's AUC is below min_auc_to_register={spec.training.min_auc_to_register}"))])
+    pipeline = Pipeline(name=spec.name, parameters=list(params.values()), pipeline_experiment_config=None,
+                        steps=[preprocess, tuning, evaluate, check], sagemaker_session=session)
+    definition = json.loads(pipeline.definition())
+    definition = {k: v for k, v in definition.items() if v is not None}
+    _harden_tuning_job(definition, spec.placement)
+    return definition
+
+
+def _harden_tuning_job(definition: dict, placement: Placement) -> None:
+    """Put back what SDK v3's tuner leaves out of the trial definition (see the module docstring)."""
+    for step in definition["Steps"]:
+        if step["Type"] == "Tuning":
+            job = step["Arguments"]["TrainingJobDefinition"]
+            job["EnableNetworkIsolation"] = True
+            job["EnableInterContainerTrafficEncryption"] = True
+            job["ResourceConfig"]["VolumeKmsKeyId"] = placement.kms_key_arn
