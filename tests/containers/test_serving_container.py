@@ -78,7 +78,6 @@ def test_prod_deployer_creates_a_network_isolated_model(prod, deployer):
     assert isolated is True
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 1: SAGEMAKER_SUBMIT_DIRECTORY is the CDK assets bucket")
 @pytest.mark.parametrize("model_of", [deployer_model, pipeline_model], ids=["deployer", "pipeline-CreateModel"])
 def test_serving_entry_starts_offline_and_predicts_like_the_booster(
         prod, deployer, sandboxed, preprocess_job, model_archive, tmp_path, model_of):
@@ -95,7 +94,7 @@ def test_serving_entry_starts_offline_and_predicts_like_the_booster(
     (response,) = report["responses"]
     assert response["status"] == 200 and response["content_type"].startswith("application/json"), response
     booster = xgb.Booster()
-    booster.load_model(str(root / "model" / "xgboost-model"))
+    booster.load_model(bytearray((root / "model" / "xgboost-model").read_bytes()))
     np.testing.assert_allclose(json.loads(response["body"])["predictions"],
                                booster.predict(xgb.DMatrix(rows)), atol=1e-6)
 

@@ -260,7 +260,7 @@ def _approved_branch(spec, preprocess, evaluate, best_model) -> list:
     from ml_platform.constructs.training import training_pipeline_steps as steps
     p, t = spec.placement, spec.training
     container = steps.InferenceContainer(image_uri=spec.image_uri, model_data_url=best_model,
-                                         code_uri=spec.code_uri)
+                                         region=spec.region)
     report_dir = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
     branch = [steps.register_model_step(
         name=REGISTER, group_name=spec.model_package_group, container=container,

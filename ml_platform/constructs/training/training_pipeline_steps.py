@@ -17,18 +17,27 @@ from sagemaker.mlops.workflow.steps import Step, StepTypeEnum
 CONTENT_TYPE = "text/csv"
 
 
+# train.py writes the inference code into the model directory as code/; SageMaker extracts
+# model.tar.gz into /opt/ml/model, so the container finds it there without any download (the AWS
+# SDK's own choice for repacked and network-isolated models) and never in the CDK assets bucket,
+# whose objects `cdk gc` may delete while registered model versions still name them.
+INFERENCE_PROGRAM = "inference.py"
+CODE_IN_MODEL = "/opt/ml/model/code"
+
+
 @dataclass(frozen=True)
 class InferenceContainer:
-    """The serving container: the training image in script mode with our inference code."""
+    """The serving container: the training image in script mode with the code inside the model."""
 
     image_uri: str
     model_data_url: Any  # a pipeline expression: the best tuning trial's model.tar.gz
-    code_uri: str
+    region: str          # SAGEMAKER_REGION: the toolkit's region for any AWS call it makes
 
     def to_request(self) -> dict:
         return {"Image": self.image_uri, "ModelDataUrl": self.model_data_url,
-                "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
-                                "SAGEMAKER_SUBMIT_DIRECTORY": self.code_uri}}
+                "Environment": {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
+                                "SAGEMAKER_SUBMIT_DIRECTORY": CODE_IN_MODEL,
+                                "SAGEMAKER_REGION": self.region}}
 
 
 class _JsonStep(Step):
@@ -68,11 +77,7 @@ def register_model_step(*, name: str, group_name: str, container: InferenceConta
 
 def create_model_step(*, name: str, role_arn: str, container: InferenceContainer,
                       subnet_ids: list[str], security_group_id: str) -> Step:
-    """A SageMaker model for batch transform, placed in the VPC.
-
-    Not network-isolated: script mode fetches `SAGEMAKER_SUBMIT_DIRECTORY` from S3 (through the
-    VPC's S3 gateway endpoint; the subnets have no internet route).
-    """
+    """A SageMaker model for batch transform, placed in the VPC (it reads its code from the model)."""
     return _JsonStep(name, StepTypeEnum.CREATE_MODEL, {
         "ExecutionRoleArn": role_arn,
         "PrimaryContainer": container.to_request(),
