@@ -11,6 +11,7 @@ from constructs import Construct
 
 from ml_platform.config import PlatformConfig
 from ml_platform.constructs.data.lake import DataLake
+from ml_platform.constructs.foundation.keys import grant_volume_encryption
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.code_bundle import CodeBundle
@@ -71,6 +72,10 @@ class TrainingStack(PlatformStack):
                                          role=self.pipeline_role,
                                          job_roles=[self.processing_role, self.training_role])
         self.pipeline.pipeline.node.add_dependency(self.registry.group)
+        # Every job's volume (and the transform model's) is encrypted with the models key: the
+        # pipeline role creates the jobs, the job roles run them.
+        for role in (self.pipeline_role, self.processing_role, self.training_role):
+            grant_volume_encryption(models_key, role)
         self._grant_data(lake, naming, t.training_ready_prefix)
         self.events_role = PlatformRole(
             self, "EventsRole", role_name=naming.role_name(EVENTS_ROLE),

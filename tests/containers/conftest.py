@@ -20,8 +20,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from definitions import Synthesized  # noqa: E402
-from sandbox import base_environment, require_sandbox, run_isolated  # noqa: E402
+from definitions import Synthesized
+from sandbox import base_environment, require_sandbox, run_isolated
 
 TARGET = "is_fraud"
 

@@ -45,7 +45,8 @@ def _wait_for_ping(server: subprocess.Popen) -> int | None:
 
 def main(argv: list[str]) -> int:
     requests_file, command = argv[0], argv[argv.index("--") + 1:]
-    requests = json.loads(open(requests_file, encoding="utf-8").read())
+    with open(requests_file, encoding="utf-8") as handle:
+        requests = json.load(handle)
     log_path = "/opt/serving-entry.log"  # the sandbox's own tmpfs, never shared
     with open(log_path, "w+", encoding="utf-8") as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

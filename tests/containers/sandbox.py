@@ -36,7 +36,7 @@ def sandbox_available() -> str | None:
     for tool in ("unshare", "ip", "mount"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
-    probe = subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", "true"],
+    probe = subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", "true"], check=False,
                            capture_output=True, text=True)
     return None if probe.returncode == 0 else f"unshare refused: {probe.stderr.strip()}"
 
@@ -66,4 +66,4 @@ def run_isolated(command: list[str], job_root: Path, env: dict[str, str],
     """`command` in the sandbox with exactly `env`; /opt/ml is `job_root`. Output captured as text."""
     argv = ["unshare", "--net", "--mount", "--propagation", "private", "--",
             "/bin/sh", "-c", _PRELUDE, str(job_root), *command]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)

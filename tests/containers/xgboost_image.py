@@ -47,7 +47,7 @@ DEFAULT_PORT = 8080  # sagemaker_xgboost_container.serving.PORT
 
 def train() -> int:
     """`sagemaker_xgboost_container.training.main` for a user entry point (script mode)."""
-    import sagemaker_containers.beta.framework as framework
+    from sagemaker_containers.beta import framework
 
     env = framework.training_env()
     if env.user_entry_point is None:
@@ -92,13 +92,13 @@ def _handler_service():
 
 def _server(service, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             if self.path == "/ping":
                 self._reply(200, b"", "text/plain")
             else:
                 self._reply(404, b"not found", "text/plain")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             if self.path != "/invocations":
                 self._reply(404, b"not found", "text/plain")
                 return

@@ -57,7 +57,7 @@ def _deployer_answers(stub, payload: dict, error: bool = False):
 
 def _endpoint(stub, status: str, config: str = CONFIG):
     import datetime as dt
-    now = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
     stub.add_response("describe_endpoint", {"EndpointName": ENDPOINT, "EndpointArn": ENDPOINT_ARN,
                                             "EndpointConfigName": config, "EndpointStatus": status,
                                             "CreationTime": now, "LastModifiedTime": now},
