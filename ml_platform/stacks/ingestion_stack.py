@@ -50,7 +50,9 @@ class IngestionStack(PlatformStack):
             reserved_concurrency=streaming.transform_reserved_concurrency, queue_key=streaming_key,
             logs_key=logs_key, log_retention=log_retention, removal_policy=removal_policy,
             environment={"LOG_LEVEL": "INFO"},
-            description="Validates card-transaction events against event_schema.json for Firehose")
+            description="Validates card-transaction events against event_schema.json for Firehose",
+            synchronous_invoker="Firehose (it retries a failed batch, then writes its records under the raw "
+                                "zone's errors/ prefix; the TransformErrors alarm reports the failure)")
         delivery_role = PlatformRole(
             self, "DeliveryRole", role_name=naming.role_name("firehose-delivery"),
             assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"),
@@ -62,6 +64,8 @@ class IngestionStack(PlatformStack):
             table_name=catalog.events_table_name, catalog_id=config.account, region=config.region,
             buffer_interval_seconds=streaming.buffer_interval_seconds, buffer_size_mib=streaming.buffer_size_mib,
             logs_key=logs_key, log_retention=log_retention, removal_policy=removal_policy)
+        # Firehose reads the raw table's schema when the stream is created: after its DESCRIBE grants.
+        self.delivery.delivery_stream.node.add_dependency(*governance.permissions_for(delivery_role))
         self._acknowledge(transform_role, delivery_role, raw)
         if alerts_topic is not None:
             self._alarms(alerts_topic)

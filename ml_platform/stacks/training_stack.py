@@ -1,8 +1,6 @@
 """Training stack: the SageMaker training pipeline, its model registry, roles and triggers."""
 from __future__ import annotations
 
-import json
-
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -66,8 +64,7 @@ class TrainingStack(PlatformStack):
             artifacts_bucket="${Artifacts}", default_input_uri=f"s3://${{Features}}/{t.training_ready_prefix}",
             model_package_group=self.registry.group_name, training=t,
             placement=Placement(subnet_ids=tuple(f"${{Subnet{i}}}" for i in range(len(subnet_ids))),
-                                security_group_id="${WorkloadSg}", kms_key_arn="${ModelsKey}"),
-            metric_definitions=json.loads((TRAINING_CODE / "metric_definitions.json").read_text()))
+                                security_group_id="${WorkloadSg}", kms_key_arn="${ModelsKey}"))
         self.pipeline = TrainingPipeline(self, "TrainingPipeline", spec=spec, values=values,
                                          role=self.pipeline_role,
                                          job_roles=[self.processing_role, self.training_role])

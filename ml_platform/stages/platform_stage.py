@@ -94,3 +94,6 @@ class MlPlatformStage(cdk.Stage):
             stack.add_stack_dependency(self.catalog)
         # Processing grants Lake Formation access to the SageMaker roles by ARN: they must exist first.
         self.processing.add_stack_dependency(self.training)
+        # Both stacks create Lake Formation permissions; deployed in parallel (CDK Pipelines waves)
+        # they would race with ConcurrentModificationException. One after the other.
+        self.processing.add_stack_dependency(self.ingestion)

@@ -10,10 +10,10 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ml_platform import nag
+from ml_platform.constructs.foundation.vpc_function import acknowledge_function_choices, asynchronous_dead_letters
 from ml_platform.paths import LAMBDA_ROOT
 
 
@@ -48,22 +48,23 @@ class VpcFunction(Construct):
     """A Python 3.12 Lambda function from `lambda/<folder>` with the platform's defaults.
 
     Behaviour: runs in the given subnets with the given security group; reserved concurrency
-    caps what it can consume; failed asynchronous invocations go to a KMS-encrypted, TLS-only
-    SQS dead-letter queue kept 14 days; X-Ray tracing is active; its logs go to a KMS-encrypted
-    log group with the configured retention. The caller owns the role (stable name, key policies).
+    caps what it can consume when configured; unless `synchronous_invoker` says who invokes it
+    synchronously (and so receives its errors), failed asynchronous invocations go to a
+    KMS-encrypted, TLS-only SQS dead-letter queue kept 14 days that the role may write; X-Ray
+    tracing is active; its logs go to a KMS-encrypted log group with the configured retention.
+    The caller owns the role (stable name, key policies).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, folder: str, handler: str,
                  role: iam.IRole, vpc: ec2.IVpc, subnets: ec2.SubnetSelection,
-                 security_group: ec2.ISecurityGroup, reserved_concurrency: int, queue_key: kms.IKey,
+                 security_group: ec2.ISecurityGroup, reserved_concurrency: int | None, queue_key: kms.IKey,
                  logs_key: kms.IKey, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy,
                  environment: Mapping[str, str], description: str,
-                 timeout: cdk.Duration = cdk.Duration.minutes(1), memory_size: int = 512) -> None:
+                 timeout: cdk.Duration = cdk.Duration.minutes(1), memory_size: int = 512,
+                 synchronous_invoker: str | None = None) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self, "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS, encryption_master_key=queue_key,
-            enforce_ssl=True, retention_period=cdk.Duration.days(14), removal_policy=removal_policy)
+        self.dead_letter_queue = None if synchronous_invoker else asynchronous_dead_letters(
+            self, key=queue_key, role=role, description=description, removal_policy=removal_policy)
         self.log_group = logs.LogGroup(self, "LogGroup", encryption_key=logs_key, retention=log_retention,
                                        removal_policy=removal_policy)
         self.function = lambda_.Function(
@@ -99,3 +100,5 @@ class VpcFunction(Construct):
         policy = getattr(role, "grants_policy", None)
         if policy is not None:
             self.function.node.add_dependency(policy)
+        acknowledge_function_choices(self.function, reserved_concurrency=reserved_concurrency,
+                                     synchronous_invoker=synchronous_invoker)

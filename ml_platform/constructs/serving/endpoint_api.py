@@ -39,7 +39,7 @@ class EndpointApi(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, proxy_role_name: str,
                  cloudwatch_role_name: str, vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection,
                  security_group: ec2.ISecurityGroup, dead_letter_key: kms.IKey, logs_key: kms.IKey,
-                 log_retention: logs.RetentionDays, reserved_concurrency: int, throttle_rate: float,
+                 log_retention: logs.RetentionDays, reserved_concurrency: int | None, throttle_rate: float,
                  throttle_burst: int, waf_rate_limit: int | None, removal_policy: cdk.RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -54,7 +54,9 @@ class EndpointApi(Construct):
             environment={"ENDPOINT_NAME": endpoint_name}, vpc=vpc, vpc_subnets=vpc_subnets,
             security_group=security_group, dead_letter_key=dead_letter_key, logs_key=logs_key,
             log_retention=log_retention, reserved_concurrency=reserved_concurrency,
-            timeout=cdk.Duration.seconds(30), memory_size=512, removal_policy=removal_policy).function
+            timeout=cdk.Duration.seconds(30), memory_size=512, removal_policy=removal_policy,
+            synchronous_invoker="API Gateway (the caller receives the error as a 4xx/5xx answer, and the "
+                                "stage's execution logs keep it)").function
         nag.acknowledge(self.proxy_role.grants_policy, nag.wildcard_finding("Resource::*"),
                         "X-Ray trace upload and Lambda's VPC network interface actions have no resource-level "
                         "permissions; the endpoint itself is granted by its ARN")
@@ -68,7 +70,7 @@ class EndpointApi(Construct):
         if waf_rate_limit is not None:
             self.web_acl = RegionalWebAcl(self, "WebAcl", name=f"{endpoint_name}-api", rate_limit=waf_rate_limit,
                                           logs_key=logs_key, log_retention=log_retention,
-                                          removal_policy=removal_policy)
+                                          removal_policy=removal_policy, large_body_paths=["/invocations"])
             self.web_acl.associate("Stage", self.api.deployment_stage.stage_arn)
         else:
             nag.acknowledge_all(self.api.deployment_stage, ["AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF",

@@ -52,10 +52,13 @@ def acknowledge_training_grants(stack, *, naming: Naming, training_ready_prefix:
                     "SageMaker Pipelines reads evaluation.json (the condition's PropertyFile) from the "
                     "pipeline's prefix; read-only")
     sm = f"arn:aws:sagemaker:{region}:{account}"
-    for kind in ("processing-job", "hyper-parameter-tuning-job", "model", "transform-job"):
+    for kind in ("processing-job", "model", "transform-job"):
         nag.acknowledge(pipeline, nag.wildcard_finding(f"Resource::{sm}:{kind}/pipelines-*"),
                         f"SageMaker Pipelines names every {kind} it starts pipelines-<execution id>-...: "
                         "the wildcard is the execution-specific suffix")
+    nag.acknowledge(pipeline, nag.wildcard_finding(f"Resource::{sm}:hyper-parameter-tuning-job/*"),
+                    "Tuning job names (at most 32 characters) follow no documented pattern; creation is "
+                    "limited by condition to network-isolated jobs with inter-container encryption")
     nag.acknowledge(pipeline, nag.wildcard_finding(f"Resource::{sm}:training-job/*"),
                     "DescribeTrainingJob only: tuning trials are named by the tuning service at run "
                     "time, so the pipeline can only describe them by a wildcard")
