@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ml_platform.config_sections.base import (
     AccountId,
@@ -24,6 +24,7 @@ from ml_platform.config_sections.delivery import PipelineConfig
 from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, CostTags, DataLakeConfig, NetworkConfig
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
+from ml_platform.constructs.training.xgboost_image import XGBOOST_IMAGE_ACCOUNTS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -72,6 +73,16 @@ class PlatformConfig(Section):
                              f"the {_UNRESERVED_MINIMUM} unreserved executions Lambda requires of a quota of "
                              f"{self.lambda_concurrency_quota}; raise the quota or reserve less (null: unreserved)")
         return self
+
+    @field_validator("region")
+    @classmethod
+    def _supported_region(cls, value: str) -> str:
+        # Training and serving use the AWS XGBoost image, hosted in a per-region AWS account.
+        if value not in XGBOOST_IMAGE_ACCOUNTS:
+            raise ValueError(f"the platform does not support {value!r}: no SageMaker XGBoost image account is "
+                             f"known for it (supported: {', '.join(sorted(XGBOOST_IMAGE_ACCOUNTS))}; add the "
+                             "region's account to XGBOOST_IMAGE_ACCOUNTS from the SageMaker documentation)")
+        return value
 
     @model_validator(mode="after")
     def _prod_keeps_data(self) -> "PlatformConfig":

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 
 from aws_cdk import aws_s3 as s3
 
-from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
 
 # Reasons for the action groups CDK's bucket and key grants use.
@@ -31,18 +30,12 @@ def object_arns(bucket: s3.IBucket, prefix: str = "") -> str:
 
 def acknowledge_grants(role: PlatformRole, *, actions: tuple[str, ...] = (),
                        resources: Mapping[str, str] | None = None) -> None:
-    """Acknowledge the IAM5 findings of `role`'s grants: CDK action groups by name, and each
-    wildcard resource (`Resource::<arn>`) with its own reason."""
-    findings = {f"Action::{a}": GRANT_ACTIONS[a] for a in actions} | dict(resources or {})
-    # Several grants can produce the same finding on one role: it is acknowledged once.
-    done = _acknowledged.setdefault(role.grants_policy.node.path, set())
-    for detail, reason in findings.items():
-        if detail not in done:
-            nag.acknowledge(role.grants_policy, nag.wildcard_finding(detail), reason)
-            done.add(detail)
-
-
-_acknowledged: dict[str, set[str]] = {}
+    """Acknowledge the IAM5 findings of `role`'s grants: CDK action groups with the reason of this
+    table, and each wildcard resource (`Resource::<arn>`) with its own reason."""
+    for action in actions:
+        role.acknowledge_wildcard(f"Action::{action}", GRANT_ACTIONS[action])
+    for detail, reason in (resources or {}).items():
+        role.acknowledge_wildcard(detail, reason)
 
 
 S3_READ = ("s3:GetObject*", "s3:GetBucket*", "s3:List*")

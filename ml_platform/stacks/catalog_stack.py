@@ -7,6 +7,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.athena import QueryWorkgroup
 from ml_platform.constructs.data.catalog import CATALOG_ZONES, EventSchema, LakeCatalog
 from ml_platform.constructs.data.lake import DataLake, bucket_ref
@@ -35,7 +36,7 @@ class CatalogStack(PlatformStack):
         self.catalog = LakeCatalog(self, "Catalog", account=config.account, prefix=naming.prefix,
                                    buckets=buckets, schema=EventSchema.load())
         data_access_role = PlatformRole(
-            self, "LakeFormationDataAccessRole", role_name=naming.role_name("lake-formation-data-access"),
+            self, "LakeFormationDataAccessRole", role_name=naming.role_name(RolePurpose.LAKE_FORMATION_DATA_ACCESS),
             assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
             description="Lake Formation reads and writes the registered zone buckets for governed queries")
         self.governance = LakeGovernance(
@@ -49,7 +50,7 @@ class CatalogStack(PlatformStack):
         # Humans assume it through the account's identity provider; what it may read is decided by
         # Lake Formation (curated and features zones, by LF-tag).
         self.analyst_role = PlatformRole(
-            self, "AnalystRole", role_name=naming.role_name("analyst"),
+            self, "AnalystRole", role_name=naming.role_name(RolePurpose.ANALYST),
             assumed_by=iam.AccountPrincipal(config.account),
             description="Queries the curated and features zones through the Athena workgroup")
         self.workgroup.grant_query(self.analyst_role)

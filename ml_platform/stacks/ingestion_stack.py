@@ -11,6 +11,7 @@ from constructs import Construct
 
 from ml_platform import nag
 from ml_platform.config import PlatformConfig
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.catalog import LakeCatalog
 from ml_platform.constructs.data.firehose import RawDeliveryStream
 from ml_platform.constructs.data.lake import DataLake, bucket_ref
@@ -41,7 +42,7 @@ class IngestionStack(PlatformStack):
             shard_count=None if streaming.on_demand else streaming.shard_count,
             removal_policy=removal_policy).stream
         transform_role = PlatformRole(
-            self, "TransformRole", role_name=naming.role_name("stream-transform"),
+            self, "TransformRole", role_name=naming.role_name(RolePurpose.STREAM_TRANSFORM),
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Firehose transform Lambda: validates and normalises events")
         self.transform = VpcFunction(
@@ -54,7 +55,7 @@ class IngestionStack(PlatformStack):
             synchronous_invoker="Firehose (it retries a failed batch, then writes its records under the raw "
                                 "zone's errors/ prefix; the TransformErrors alarm reports the failure)")
         delivery_role = PlatformRole(
-            self, "DeliveryRole", role_name=naming.role_name("firehose-delivery"),
+            self, "DeliveryRole", role_name=naming.role_name(RolePurpose.FIREHOSE_DELIVERY),
             assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"),
             description="Firehose: reads the event stream, invokes the transform, writes the raw zone")
         governance.grant_describe(delivery_role, zones=("raw",))

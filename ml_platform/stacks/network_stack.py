@@ -6,6 +6,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
@@ -23,6 +24,6 @@ class NetworkStack(PlatformStack):
             nat_gateways=config.network.nat_gateways,
             logs_key=logs_key,
             flow_log_retention=retention(config.network.flow_log_retention_days),
-            flow_logs_role_name=naming.role_name("vpc-flow-logs"),
+            flow_logs_role_name=naming.role_name(RolePurpose.VPC_FLOW_LOGS),
             removal_policy=removal_policy,
         )

@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.catalog import EVENT_SCHEMA_PATH, EVENTS_PREFIX, LakeCatalog
 from ml_platform.constructs.data.emr_serverless import SparkApplication
 from ml_platform.constructs.data.glue_jobs import (
@@ -35,7 +36,7 @@ FEATURES_PREFIX = "datasets/"
 GLUE_ARTIFACTS_PREFIX = "glue/"
 STATS_KEY = f"{GLUE_ARTIFACTS_PREFIX}feature-stats/stats.json"
 # SageMaker roles made by the training capability, granted by their stable names.
-SAGEMAKER_ROLES = ("sagemaker-processing", "sagemaker-training")
+SAGEMAKER_ROLES = (RolePurpose.SAGEMAKER_PROCESSING, RolePurpose.SAGEMAKER_TRAINING)
 
 
 class ProcessingStack(PlatformStack):
@@ -104,7 +105,7 @@ class ProcessingStack(PlatformStack):
             self._alert_on_failures(alerts_topic)
 
     def _etl_role(self, naming: Naming, governance: LakeGovernance) -> PlatformRole:
-        role = PlatformRole(self, "EtlRole", role_name=naming.role_name("glue-etl"),
+        role = PlatformRole(self, "EtlRole", role_name=naming.role_name(RolePurpose.GLUE_ETL),
                             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
                             description="Glue ETL jobs: raw -> curated -> features")
         self._grant_lake(role)
@@ -118,10 +119,7 @@ class ProcessingStack(PlatformStack):
                            "cloudwatch:PutMetricData (conditioned on the Glue namespace) and "
                            "lakeformation:GetDataAccess have no resource-level permissions",
             f"Resource::arn:aws:ec2:{self.region}:{self.account}:network-interface/*":
-                "Tags on the network interfaces Glue creates for the job, limited to Glue's own tag key",
-            "Resource::arn:aws:s3:::cdk-hnb659fds-assets-"
-            f"{self.account}-{self.region}/*": "CDK asset objects (job scripts, etl modules, event schema) "
-                                               "have content-hash keys in the bootstrap assets bucket"})
+                "Tags on the network interfaces Glue creates for the job, limited to Glue's own tag key"})
         return role
 
     def _grant_lake(self, role: PlatformRole) -> None:
@@ -147,7 +145,7 @@ class ProcessingStack(PlatformStack):
             f"Resource::{groups}:*": "Log streams of the /aws-glue/ log groups are named per run by Glue"})
 
     def _crawler_role(self, naming: Naming, governance: LakeGovernance) -> PlatformRole:
-        role = PlatformRole(self, "CrawlerRole", role_name=naming.role_name("glue-crawler"),
+        role = PlatformRole(self, "CrawlerRole", role_name=naming.role_name(RolePurpose.GLUE_CRAWLER),
                             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
                             description="Glue crawler of the features zone")
         self.buckets["features"].grant_read(role, f"{FEATURES_PREFIX}*")
@@ -166,7 +164,7 @@ class ProcessingStack(PlatformStack):
     def _emr(self, naming: Naming, network: SecureVpc, governance: LakeGovernance) -> SparkApplication:
         app = SparkApplication(self, "EmrServerless", name=naming.resource_name("spark"), vpc=network.vpc,
                                subnets=network.private_subnets, security_group=network.workload_security_group)
-        role = PlatformRole(self, "EmrJobRole", role_name=naming.role_name("emr-serverless-job"),
+        role = PlatformRole(self, "EmrJobRole", role_name=naming.role_name(RolePurpose.EMR_SERVERLESS_JOB),
                             assumed_by=iam.ServicePrincipal("emr-serverless.amazonaws.com"),
                             description="EMR Serverless job runtime role for the ETL scripts")
         self._grant_lake(role)
@@ -175,7 +173,6 @@ class ProcessingStack(PlatformStack):
         acknowledge_grants(role, resources={
             "Resource::*": "lakeformation:GetDataAccess has no resource-level permissions; Lake Formation "
                            "vends credentials only for the zones this role is granted by LF-tag"})
-        self.emr_job_role = role
         return app
 
     def _alert_on_failures(self, alerts_topic: sns.ITopic) -> None:

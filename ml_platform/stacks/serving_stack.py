@@ -26,11 +26,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
+from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
 from ml_platform.constructs.serving.endpoint import ModelEndpoint, RollbackAlarms
 from ml_platform.constructs.serving.endpoint_api import EndpointApi
 from ml_platform.constructs.serving.endpoint_deployer import EndpointDeployer
 from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
 from ml_platform.constructs.serving.model_role import ModelExecutionRole
+from ml_platform.constructs.training.model_registry import ModelRegistry
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
 from ml_platform.stacks.base import PlatformStack
@@ -38,7 +40,6 @@ from ml_platform.stacks.base import PlatformStack
 CAPTURE_PREFIX = "data-capture"
 ASYNC_PREFIX = "async-inference"
 MULTI_MODEL_PREFIX = "multi-model"
-PIPELINES_PREFIX = "pipelines"  # where the training pipeline writes the archives it registers
 
 
 class ServingStack(PlatformStack):
@@ -47,7 +48,7 @@ class ServingStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  artifacts: s3.IBucket, models_key: kms.IKey, logs_key: kms.IKey,
-                 model_package_group_name: str, removal_policy: cdk.RemovalPolicy,
+                 registry: ModelRegistry, removal_policy: cdk.RemovalPolicy,
                  alerts_topic: sns.ITopic | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         endpoint = config.endpoint
@@ -72,7 +73,7 @@ class ServingStack(PlatformStack):
             success_topic_arn=self.success_topic.topic_arn if self.success_topic else None,
             error_topic_arn=self.error_topic.topic_arn if self.error_topic else None)
         self.model_role = ModelExecutionRole(
-            self, "ModelRole", role_name=naming.role_name("sagemaker-model"), name_prefix=naming.prefix,
+            self, "ModelRole", role_name=naming.role_name(RolePurpose.SAGEMAKER_MODEL), name_prefix=naming.prefix,
             artifacts=artifacts, output_prefixes=[CAPTURE_PREFIX, ASYNC_PREFIX],
             topics=[t for t in (self.success_topic, self.error_topic) if t is not None]).role
         self.alarms = RollbackAlarms(self, "RollbackAlarms", spec=self.spec, alerts_topic=alerts_topic)
@@ -86,7 +87,7 @@ class ServingStack(PlatformStack):
                 model_data_url=endpoint.initial_model_data_url, image_uri=endpoint.image_uri)
         self.deployer = EndpointDeployer(
             self, "Deployer", spec=self.spec, alarm_names=self.alarms.alarm_names,
-            model_package_group_name=model_package_group_name, role_name=naming.role_name("endpoint-deployer"),
+            registry=registry, role_name=naming.role_name(RolePurpose.ENDPOINT_DEPLOYER),
             execution_role=self.model_role, vpc=vpc, vpc_subnets=vpc_subnets, security_group=security_group,
             models_key=models_key, logs_key=logs_key, log_retention=retention(config.log_retention_days),
             reserved_concurrency=endpoint.deployer_reserved_concurrency,
@@ -97,8 +98,8 @@ class ServingStack(PlatformStack):
         self.api = None
         if endpoint.api_gateway:
             self.api = EndpointApi(
-                self, "Api", endpoint_name=self.spec.endpoint_name, proxy_role_name=naming.role_name("endpoint-proxy"),
-                cloudwatch_role_name=naming.role_name("apigateway-cloudwatch"), vpc=vpc, vpc_subnets=vpc_subnets,
+                self, "Api", endpoint_name=self.spec.endpoint_name, proxy_role_name=naming.role_name(RolePurpose.ENDPOINT_PROXY),
+                cloudwatch_role_name=naming.role_name(RolePurpose.APIGATEWAY_CLOUDWATCH), vpc=vpc, vpc_subnets=vpc_subnets,
                 security_group=security_group, dead_letter_key=models_key, logs_key=logs_key,
                 log_retention=retention(config.log_retention_days),
                 reserved_concurrency=endpoint.api_proxy_reserved_concurrency,

@@ -8,7 +8,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.constructs.data.lake import DataLake
+from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
+from ml_platform.constructs.data.lake import DataLake, grant_prefix_read, grant_prefix_read_write
 from ml_platform.constructs.foundation.keys import grant_volume_encryption
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.roles import PlatformRole
@@ -17,7 +18,6 @@ from ml_platform.constructs.training.job_roles import SageMakerJobRole
 from ml_platform.constructs.training.model_registry import ModelRegistry
 from ml_platform.constructs.training.training_pipeline import TrainingPipeline
 from ml_platform.constructs.training.training_pipeline_definition import Placement, TrainingPipelineSpec
-from ml_platform.constructs.training.training_pipeline_nag import acknowledge_training_grants
 from ml_platform.constructs.training.training_pipeline_triggers import TrainingPipelineTriggers
 from ml_platform.constructs.training.xgboost_image import xgboost_image_uri
 from ml_platform.naming import Naming
@@ -27,7 +27,8 @@ from ml_platform.stacks.base import PlatformStack
 TRAINING_CODE = TRAINING_CODE_ROOT
 # The role purposes this stack creates (`Naming.role_name`); the stage lists them in KEY_USERS.
 PIPELINE_ROLE, PROCESSING_ROLE, TRAINING_ROLE, EVENTS_ROLE = (
-    "sagemaker-pipeline", "sagemaker-processing", "sagemaker-training", "events-start-pipeline")
+    RolePurpose.SAGEMAKER_PIPELINE, RolePurpose.SAGEMAKER_PROCESSING, RolePurpose.SAGEMAKER_TRAINING,
+    RolePurpose.EVENTS_START_PIPELINE)
 
 
 class TrainingStack(PlatformStack):
@@ -83,7 +84,6 @@ class TrainingStack(PlatformStack):
             self, "Triggers", pipeline_arn=self.pipeline.pipeline_arn, role=self.events_role,
             schedule=t.schedule_cron, bucket_name=lake.features.bucket_name, prefix=t.training_ready_prefix,
             alerts_topic=alerts_topic)
-        acknowledge_training_grants(self, naming=naming, training_ready_prefix=t.training_ready_prefix)
 
     def _grant_data(self, lake: DataLake, naming: Naming, training_ready_prefix: str) -> None:
         """Each role reaches only its prefixes: inputs read-only, pipeline outputs read-write.
@@ -93,11 +93,16 @@ class TrainingStack(PlatformStack):
         """
         features, artifacts = (s3.Bucket.from_bucket_attributes(
             self, f"{zone.capitalize()}Zone", bucket_name=naming.bucket_name(zone),
-            encryption_key=getattr(lake, zone).encryption_key) for zone in ("features", "artifacts"))
-        features.grant_read(self.processing_role, f"{training_ready_prefix}*")
+            bucket_arn=f"arn:aws:s3:::{naming.bucket_name(zone)}", encryption_key=getattr(lake, zone).encryption_key) for zone in ("features", "artifacts"))
+        grant_prefix_read(features, self.processing_role, training_ready_prefix,
+                          "Preprocessing reads only the training-ready prefix of the features bucket (read-only)")
         for role in (self.processing_role, self.training_role):
-            artifacts.grant_read_write(role, "pipelines/*")
+            grant_prefix_read_write(artifacts, role, f"{PIPELINES_PREFIX}/",
+                                    "Jobs read and write only the pipeline's prefix of the artifacts bucket; object "
+                                    "keys are per execution and step")
             self.code.grant_read(role)
         # The pipeline service reads evaluation.json (the PropertyFile) itself.
-        artifacts.grant_read(self.pipeline_role, "pipelines/*")
+        grant_prefix_read(artifacts, self.pipeline_role, f"{PIPELINES_PREFIX}/",
+                          "SageMaker Pipelines reads evaluation.json (the condition's PropertyFile) from the "
+                          "pipeline's prefix; read-only")
         self.registry.grant_register(self.pipeline_role)

@@ -42,6 +42,8 @@ BAD_INPUTS = [
     ("account not 12 digits", "dev", lambda d: d.update(account="12345"), "account", "12-digit"),
     ("account as a number", "dev", lambda d: d.update(account=111111111111), "account", "string"),
     ("invalid region", "dev", lambda d: d.update(region="europe-1"), "region", "region"),
+    ("region without an XGBoost image", "dev", lambda d: d.update(region="sa-east-1"), "region",
+     "no SageMaker XGBoost image account is known"),
     ("invalid CIDR", "dev", lambda d: d["network"].update(cidr="10.0.0.300/16"), "network.cidr", "CIDR"),
     ("public CIDR", "dev", lambda d: d["network"].update(cidr="8.8.0.0/16"), "network.cidr", "private"),
     ("prod destroys data", "prod", lambda d: d.update(removal_policy="destroy"), "<root>", "prod must retain"),

@@ -6,7 +6,6 @@ import aws_cdk as cdk
 from ml_platform.config import load_config
 
 # CloudFormation types that take no Tags property; everything else with Tags must carry ours.
-COST_TAGS = ("Project", "Environment", "Owner", "CostCenter")
 
 
 def _stacks(stage: cdk.Stage) -> list[cdk.Stack]:

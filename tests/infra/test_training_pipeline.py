@@ -9,7 +9,6 @@ import pytest
 from ml_platform.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
-PLACEHOLDERS = {"subnets", "sg", "kms"}
 
 
 def _definition(template) -> tuple[dict, dict]:

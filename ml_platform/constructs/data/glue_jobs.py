@@ -17,6 +17,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from ml_platform.constructs.foundation.assets import grant_asset_read
 from ml_platform.paths import GLUE_JOBS_ROOT
 
 
@@ -115,9 +116,9 @@ class EtlModules(Construct):
                                        exclude=["*", "!etl_*.py"])
         self.schema = s3_assets.Asset(self, "EventSchema", path=str(schema_path))
 
-    def grant_read(self, grantee: iam.IGrantable) -> None:
-        self.modules.grant_read(grantee)
-        self.schema.grant_read(grantee)
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read both objects in the bootstrap assets bucket."""
+        return grant_asset_read(self.modules, grantee).combine(grant_asset_read(self.schema, grantee))
 
 
 class GlueSparkJob(Construct):
@@ -135,7 +136,7 @@ class GlueSparkJob(Construct):
                  bookmarks: bool = True) -> None:
         super().__init__(scope, construct_id)
         self.script = s3_assets.Asset(self, "Script", path=str(GLUE_JOBS_ROOT / script))
-        self.script.grant_read(role)
+        grant_asset_read(self.script, role)
         self.job = glue.CfnJob(
             self, "Job", name=name, description=description, role=role.role_arn,
             command=glue.CfnJob.JobCommandProperty(name="glueetl", python_version="3",

@@ -4,11 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ml_platform import nag
+from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.grant_acknowledgments import KMS, S3_READ, S3_READ_WRITE, acknowledge_grants, object_arns
 
 ZONES = ("raw", "curated", "features", "artifacts")
 
@@ -168,3 +171,18 @@ def bucket_ref(scope: Construct, construct_id: str, bucket: s3.Bucket) -> s3.IBu
     return s3.Bucket.from_bucket_attributes(scope, construct_id, bucket_name=name,
                                             bucket_arn=f"arn:aws:s3:::{name}",
                                             encryption_key=bucket.encryption_key)
+
+
+def grant_prefix_read(bucket: s3.IBucket, grantee: PlatformRole, prefix: str, reason: str) -> iam.Grant:
+    """Read objects under `prefix` (`""`: the whole bucket); acknowledges the grant's IAM5 findings,
+    the objects' wildcard with `reason` (why the keys cannot be named)."""
+    grant = bucket.grant_read(grantee, f"{prefix}*")
+    acknowledge_grants(grantee, actions=S3_READ, resources={object_arns(bucket, prefix): reason})
+    return grant
+
+
+def grant_prefix_read_write(bucket: s3.IBucket, grantee: PlatformRole, prefix: str, reason: str) -> iam.Grant:
+    """Read and write objects under `prefix`; acknowledges the grant's IAM5 findings like `grant_prefix_read`."""
+    grant = bucket.grant_read_write(grantee, f"{prefix}*")
+    acknowledge_grants(grantee, actions=S3_READ_WRITE + KMS, resources={object_arns(bucket, prefix): reason})
+    return grant

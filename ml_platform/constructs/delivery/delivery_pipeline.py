@@ -12,6 +12,7 @@ from aws_cdk import pipelines
 from constructs import Construct, DependencyGroup
 
 from ml_platform import nag
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.lake import access_log_bucket
 from ml_platform.constructs.foundation.keys import KeyUsers, PlatformKey, logs_service_statement
 from ml_platform.constructs.foundation.roles import PlatformRole
@@ -88,11 +89,11 @@ class DeliveryPipelineRoles(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, naming: Naming) -> None:
         super().__init__(scope, construct_id)
         self.pipeline = PlatformRole(
-            self, "Pipeline", role_name=naming.role_name("delivery-pipeline"),
+            self, "Pipeline", role_name=naming.role_name(RolePurpose.DELIVERY_PIPELINE),
             assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
             description="Delivery pipeline: runs its actions and assumes the CDK deploy roles of each environment")
         self.synth = BuildProjectRole(
-            self, "Synth", role_name=naming.role_name("delivery-synth"),
+            self, "Synth", role_name=naming.role_name(RolePurpose.DELIVERY_SYNTH),
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description="Delivery pipeline synth build: reads the source artifact, writes the cloud assembly")
 

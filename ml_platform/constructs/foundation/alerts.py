@@ -20,7 +20,8 @@ class AlertTopic(Construct):
     """A KMS-encrypted, TLS-only SNS topic with an e-mail subscription.
 
     Behaviour: its own key (alerts domain), usable only by CloudWatch alarms, EventBridge and AWS
-    Budgets of this account; publishing over plain HTTP is denied. `grant_publish` for roles.
+    Budgets of this account; publishing over plain HTTP is denied. It has no `grant_publish`: the
+    key policy admits only those services, so a role could not encrypt messages for it.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, topic_name: str, email: str, alias: str,
@@ -43,11 +44,6 @@ class AlertTopic(Construct):
                 principals=[iam.ServicePrincipal(service)], actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
                 conditions={"StringEquals": {"aws:SourceAccount": account}}))
-
-    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
-        grant = self.topic.grant_publish(grantee)
-        self.key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey*")
-        return grant
 
 
 class CostBudget(Construct):

@@ -68,15 +68,15 @@ class PlatformKey(Construct):
             removal_policy=removal_policy,
         )
 
-    def grant_encrypt_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        """IAM side of the grant; the key policy side comes from the key's declared users."""
-        return self.key.grant_encrypt_decrypt(grantee)
 
-    def grant_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self.key.grant_decrypt(grantee)
+@dataclass(frozen=True)
+class DomainKeys:
+    """The environment's customer-managed keys, one attribute per `KeyDomain`."""
 
-    def grant_encrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self.key.grant_encrypt(grantee)
+    lake: kms.IKey
+    models: kms.IKey
+    logs: kms.IKey
+    streaming: kms.IKey
 
 
 def logs_service_statement(region: str, account: str) -> iam.PolicyStatement:

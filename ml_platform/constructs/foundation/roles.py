@@ -4,6 +4,8 @@ from __future__ import annotations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from ml_platform import nag
+
 
 class PlatformRole(iam.Role):
     """A role whose `grant_*` permissions land in one customer-managed policy it owns.
@@ -21,7 +23,15 @@ class PlatformRole(iam.Role):
         self.grants_policy = iam.ManagedPolicy(
             self, "GrantsPolicy", description=f"Least-privilege grants of {role_name}")
         self.add_managed_policy(self.grants_policy)
+        self._acknowledged: set[str] = set()
 
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
         self.grants_policy.add_statements(statement)
         return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self.grants_policy)
+
+    def acknowledge_wildcard(self, detail: str, reason: str) -> None:
+        """Acknowledge the AwsSolutions-IAM5 finding `detail` (`Action::...`/`Resource::...`) of this
+        role's grants policy. Several grants can produce one finding: the first reason is kept."""
+        if detail not in self._acknowledged:
+            nag.acknowledge(self.grants_policy, nag.wildcard_finding(detail), reason)
+            self._acknowledged.add(detail)

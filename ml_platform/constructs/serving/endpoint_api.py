@@ -17,7 +17,6 @@ from ml_platform.paths import LAMBDA_ROOT
 
 ASSET = LAMBDA_ROOT / "endpoint_proxy"
 STAGE_NAME = "v1"
-CONTENT_TYPES = ("text/csv", "application/json")
 # TLS 1.2 minimum (TLS 1.3 preferred) on the execute-api endpoint itself; STRICT rejects requests
 # whose Host/SNI do not name this API.
 SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_2021_06"
@@ -57,7 +56,7 @@ class EndpointApi(Construct):
             timeout=cdk.Duration.seconds(30), memory_size=512, removal_policy=removal_policy,
             synchronous_invoker="API Gateway (the caller receives the error as a 4xx/5xx answer, and the "
                                 "stage's execution logs keep it)").function
-        nag.acknowledge(self.proxy_role.grants_policy, nag.wildcard_finding("Resource::*"),
+        self.proxy_role.acknowledge_wildcard("Resource::*",
                         "X-Ray trace upload and Lambda's VPC network interface actions have no resource-level "
                         "permissions; the endpoint itself is granted by its ARN")
         self.access_logs = logs.LogGroup(self, "AccessLogs", encryption_key=logs_key, retention=log_retention,
@@ -108,7 +107,7 @@ class EndpointApi(Construct):
             f"<{stack.get_logical_id(self.access_logs.node.default_child)}>:log-stream:*":
                 "Streams of this API's access log group only",
         }.items():
-            nag.acknowledge(role.grants_policy, nag.wildcard_finding(detail), reason)
+            role.acknowledge_wildcard(detail, reason)
         account_setting = apigw.CfnAccount(self, "AccountLogging", cloud_watch_role_arn=role.role_arn)
         account_setting.node.add_dependency(role.grants_policy)
         return account_setting

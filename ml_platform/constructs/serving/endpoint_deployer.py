@@ -12,10 +12,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.foundation.vpc_function import vpc_function
 from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
+from ml_platform.constructs.training.model_registry import ModelRegistry
 from ml_platform.paths import LAMBDA_ROOT
 
 ASSET = LAMBDA_ROOT / "endpoint_deployer"
@@ -36,7 +36,7 @@ class EndpointDeployer(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, spec: EndpointSpec, alarm_names: Sequence[str],
-                 model_package_group_name: str, role_name: str, execution_role: iam.IRole,
+                 registry: ModelRegistry, role_name: str, execution_role: iam.IRole,
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  models_key: kms.IKey, logs_key: kms.IKey, log_retention: logs.RetentionDays,
                  reserved_concurrency: int | None, approval_rule: bool, scaling_rule: bool,
@@ -45,7 +45,8 @@ class EndpointDeployer(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.spec = spec
-        self.model_package_group_name = model_package_group_name
+        self.registry = registry
+        self.model_package_group_name = model_package_group_name = registry.group_name
         self.role = PlatformRole(self, "Role", role_name=role_name,
                                  assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                                  description="Deploys approved model packages to the SageMaker endpoint")
@@ -117,17 +118,14 @@ class EndpointDeployer(Construct):
             conditions={"StringLike": {"s3:prefix": [f"{key}*"]}}))
         models_key.grant(self.role, "kms:Decrypt", "kms:GenerateDataKey")
         for prefix in (f"{source_bucket}/{source_key}", f"{bucket}/{key}"):
-            nag.acknowledge(self.role.grants_policy, nag.wildcard_finding(f"Resource::arn:aws:s3:::{prefix}*"),
+            self.role.acknowledge_wildcard(f"Resource::arn:aws:s3:::{prefix}*",
                             "Objects under one prefix: approved archives read from the pipelines' output, "
                             "copies written to the multi-model endpoint's prefix only")
 
     def _grant(self, spec: EndpointSpec, execution_role: iam.IRole, models_key: kms.IKey) -> None:
         stack, name = cdk.Stack.of(self), spec.endpoint_name
         arn = lambda resource: stack.format_arn(service="sagemaker", resource=resource, resource_name=name)  # noqa: E731
-        group = self.model_package_group_name
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ReadApprovedPackages", actions=["sagemaker:DescribeModelPackage"],
-            resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")]))
+        self.registry.grant_read(self.role)
         # ListModelPackages has no resource-level permissions (Service Authorization Reference): "*".
         self.role.add_to_principal_policy(iam.PolicyStatement(
             sid="FindLatestApprovedPackage", actions=["sagemaker:ListModelPackages"], resources=["*"]))
@@ -178,7 +176,6 @@ def _acknowledge(role: PlatformRole, *, region: str, account: str, endpoint_name
     reasons = {
         "Resource::*": "ListModelPackages, the Application Auto Scaling Register/Put actions, X-Ray trace "
                        "upload and Lambda's VPC network interfaces have no resource-level permissions",
-        f"Resource::{sm}:model-package/{group}/*": "Versions of this environment's model package group only",
         f"Resource::{sm}:model/{endpoint_name}-*": "Models the deployer names <endpoint>-model-<content hash>",
         f"Resource::{sm}:endpoint-config/{endpoint_name}-*":
             "Endpoint configurations the deployer names <endpoint>-config-<content hash>",
@@ -190,4 +187,4 @@ def _acknowledge(role: PlatformRole, *, region: str, account: str, endpoint_name
             "Only the Application Auto Scaling service-linked role for SageMaker, conditioned on its service",
     }
     for detail, reason in reasons.items():
-        nag.acknowledge(role.grants_policy, nag.wildcard_finding(detail), reason)
+        role.acknowledge_wildcard(detail, reason)

@@ -7,8 +7,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.grant_acknowledgments import KMS, S3_READ, acknowledge_grants
 
 # AWS publishes its framework images (sagemaker-xgboost) from a different AWS-owned account in
 # each region; the repository name is fixed, the account is not ours to enumerate here.
@@ -67,15 +67,11 @@ class ModelExecutionRole(Construct):
 
     def _acknowledge(self, artifacts: s3.IBucket, output_prefixes: list[str], name_prefix: str) -> None:
         stack = cdk.Stack.of(self)
-        region, account, policy = stack.region, stack.account, self.role.grants_policy
+        region, account = stack.region, stack.account
+        # CDK's grant_read / grant_put action groups, with the one reason table.
+        acknowledge_grants(self.role, actions=S3_READ + ("s3:Abort*",) + KMS)
         log_groups = f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/*"
         reasons = {
-            "Action::s3:GetObject*": "CDK grant_read: object read actions on the artifacts bucket only",
-            "Action::s3:GetBucket*": "CDK grant_read: bucket metadata reads on the artifacts bucket only",
-            "Action::s3:List*": "CDK grant_read: listing the artifacts bucket that holds the model archives",
-            "Action::s3:Abort*": "CDK grant_put: aborting this role's own multipart uploads under its output prefixes",
-            "Action::kms:GenerateDataKey*": "Data keys of the models key for the endpoint outputs this role writes",
-            "Action::kms:ReEncrypt*": "CDK bucket grants include re-encryption, limited to the models key",
             "Resource::*": "ECR login, CloudWatch PutMetricData (namespace-conditioned) and VPC network "
                            "interfaces have no resource ARNs to scope to",
             f"Resource::arn:aws:ecr:{region}:*:repository/sagemaker-xgboost":
@@ -90,5 +86,4 @@ class ModelExecutionRole(Construct):
         for prefix in output_prefixes:
             reasons[f"Resource::arn:aws:s3:::{artifacts.bucket_name}/{prefix}/*"] = (
                 f"SageMaker writes this endpoint's outputs under {prefix}/ with keys it generates")
-        for detail, reason in reasons.items():
-            nag.acknowledge(policy, nag.wildcard_finding(detail), reason)
+        acknowledge_grants(self.role, resources=reasons)

@@ -15,8 +15,11 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
+
+from ml_platform.constructs.foundation.assets import grant_asset_read
 
 _EXCLUDED_PARTS = {"__pycache__", ".pytest_cache"}
 _EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
@@ -67,5 +70,6 @@ class CodeBundle(Construct):
         self.s3_uri = self.asset.s3_object_url
         self.file_name = self.asset.s3_object_key.rsplit("/", 1)[-1]
 
-    def grant_read(self, grantee) -> None:
-        self.asset.grant_read(grantee)
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read the tarball (an object of the bootstrap assets bucket); IAM5 findings acknowledged."""
+        return grant_asset_read(self.asset, grantee)

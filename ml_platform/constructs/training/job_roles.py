@@ -4,7 +4,6 @@ from __future__ import annotations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.xgboost_image import xgboost_repository_arn
 
@@ -45,11 +44,11 @@ class SageMakerJobRole(PlatformRole):
                 "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
                 "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]),
         )
-        nag.acknowledge(self.grants_policy, nag.wildcard_finding("Resource::*"),
+        self.acknowledge_wildcard("Resource::*",
                         "Only ecr:GetAuthorizationToken, cloudwatch:PutMetricData (namespace-conditioned) and "
                         "the EC2 ENI/Describe calls SageMaker VPC placement needs use '*': none of these "
                         "actions supports resource-level permissions")
         for group in log_groups:
-            nag.acknowledge(self.grants_policy, nag.wildcard_finding(
-                f"Resource::arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/{group}:*"),
+            self.acknowledge_wildcard(
+                f"Resource::arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/{group}:*",
                 f"Log streams of the /aws/sagemaker/{group} log group are named per job at run time")

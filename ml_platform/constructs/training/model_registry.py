@@ -6,6 +6,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from ml_platform.constructs.foundation.roles import PlatformRole
+
 
 class ModelRegistry(Construct):
     """One `CfnModelPackageGroup` (name stable: endpoints and approval rules refer to it by name).
@@ -26,12 +28,19 @@ class ModelRegistry(Construct):
         self.versions_arn = f"arn:aws:sagemaker:{stack.region}:{stack.account}:model-package/{group_name}/*"
 
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
+        self._acknowledge_versions(grantee)
         return iam.Grant.add_to_principal(
             grantee=grantee, resource_arns=[self.group_arn, self.versions_arn],
             actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
                      "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags"])
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        self._acknowledge_versions(grantee)
         return iam.Grant.add_to_principal(
             grantee=grantee, resource_arns=[self.group_arn, self.versions_arn],
             actions=["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"])
+
+    def _acknowledge_versions(self, grantee: iam.IGrantable) -> None:
+        if isinstance(grantee, PlatformRole):
+            grantee.acknowledge_wildcard(f"Resource::{self.versions_arn}",
+                                         "Model versions of this use case's group only: the wildcard is the version number")

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.training_pipeline_definition import (
     TrainingPipelineSpec,
     build_training_pipeline_definition,
@@ -36,7 +37,7 @@ class TrainingPipeline(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, spec: TrainingPipelineSpec,
-                 values: Mapping[str, str], role: iam.IRole, job_roles: list[iam.IRole]) -> None:
+                 values: Mapping[str, str], role: PlatformRole, job_roles: list[iam.IRole]) -> None:
         super().__init__(scope, construct_id)
         self.definition = build_training_pipeline_definition(spec)
         body = json.dumps(self.definition, separators=(",", ":"), sort_keys=True)
@@ -49,7 +50,7 @@ class TrainingPipeline(Construct):
         self.pipeline_arn = f"arn:aws:sagemaker:{stack.region}:{stack.account}:pipeline/{spec.name}"
         self._grant_run_steps(role, job_roles)
 
-    def _grant_run_steps(self, role: iam.IRole, job_roles: list[iam.IRole]) -> None:
+    def _grant_run_steps(self, role: PlatformRole, job_roles: list[iam.IRole]) -> None:
         """What SageMaker Pipelines does as `role`: start, watch and stop the steps' jobs."""
         stack = cdk.Stack.of(self)
         arn = f"arn:aws:sagemaker:{stack.region}:{stack.account}"
@@ -63,16 +64,22 @@ class TrainingPipeline(Construct):
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=[f"sagemaker:{a}" for a in actions] + ["sagemaker:AddTags"],
                 resources=[f"{arn}:{kind}/pipelines-*"]))
+            role.acknowledge_wildcard(f"Resource::{arn}:{kind}/pipelines-*",
+                                      f"SageMaker Pipelines names every {kind} it starts pipelines-<execution id>-...: "
+                                      "the wildcard is the execution-specific suffix")
         self._grant_tuning(role, arn)
         # Tuning trials are named by the tuning service after the tuning job (`<tuning job>-NNN-...`).
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["sagemaker:DescribeTrainingJob"], resources=[f"{arn}:training-job/*"]))
+        role.acknowledge_wildcard(f"Resource::{arn}:training-job/*",
+                                  "DescribeTrainingJob only: tuning trials are named by the tuning service at run "
+                                  "time, so the pipeline can only describe them by a wildcard")
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["iam:PassRole"], resources=[r.role_arn for r in job_roles],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))
 
     @staticmethod
-    def _grant_tuning(role: iam.IRole, arn: str) -> None:
+    def _grant_tuning(role: PlatformRole, arn: str) -> None:
         """Tuning jobs by what they are, not by name.
 
         A tuning job name has at most 32 characters (CreateHyperParameterTuningJob API reference), so
@@ -92,6 +99,9 @@ class TrainingPipeline(Construct):
             # AddTags: the tags Pipelines puts on the job (the request carries no isolation keys).
             actions=["sagemaker:DescribeHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob",
                      "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags"]))
+        role.acknowledge_wildcard(f"Resource::{arn}:hyper-parameter-tuning-job/*",
+                                  "Tuning job names (at most 32 characters) follow no documented pattern; creation "
+                                  "is limited by condition to network-isolated jobs with inter-container encryption")
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Start (not stop, not change) executions of this pipeline only."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ml_platform.config import TrainingConfig
+from ml_platform.constants import PIPELINES_PREFIX
 
 PREPROCESS, TUNE, EVALUATE, CHECK, REGISTER, MODEL, TRANSFORM, FAIL = (
     "Preprocess", "TuneXGBoost", "Evaluate", "CheckModelQuality", "RegisterModel", "CreateModel",
@@ -107,7 +108,7 @@ def _session(spec: TrainingPipelineSpec):
 def _s3(spec: TrainingPipelineSpec, *parts):
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
-    return Join(on="/", values=[f"s3://{spec.artifacts_bucket}", "pipelines", spec.name,
+    return Join(on="/", values=[f"s3://{spec.artifacts_bucket}", PIPELINES_PREFIX, spec.name,
                                 ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
 
@@ -201,7 +202,7 @@ def _trainer(spec: TrainingPipelineSpec, session, params):
 
 
 def _models_uri(spec: TrainingPipelineSpec) -> str:
-    return f"s3://{spec.artifacts_bucket}/pipelines/{spec.name}/models"
+    return f"s3://{spec.artifacts_bucket}/{PIPELINES_PREFIX}/{spec.name}/models"
 
 
 def _channel(name: str, uri, content_type: str | None = "text/csv", distribution: str = "FullyReplicated"):
@@ -238,7 +239,7 @@ def _evaluate_step(spec, session, preprocess, tuning):
     from sagemaker.mlops.workflow.steps import ProcessingStep
     processor = _processor(spec, session, "evaluate.py", spec.training.processing_instance_type)
     best_model = tuning.get_top_model_s3_uri(top_k=0, s3_bucket=spec.artifacts_bucket,
-                                             prefix=f"pipelines/{spec.name}/models")
+                                             prefix=f"{PIPELINES_PREFIX}/{spec.name}/models")
     test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
     args = processor.run(
         inputs=[_input("model", best_model, "/opt/ml/processing/model"),
