@@ -1,0 +1,114 @@
+"""Lambda functions of the templates, identified by the code they ship (the asset folder matches a
+`lambda/<function>/` folder), and the boto3 calls that code makes, read from its source.
+
+The Lambda service itself acts with the function's role for: log delivery (its log group), VPC
+network interfaces, X-Ray segments (active tracing) and the dead-letter queue (Lambda Developer
+Guide, "Lambda execution role", "Dead-letter queues": sqs:SendMessage, plus the queue key's
+kms:GenerateDataKey/Decrypt for an SSE-KMS queue).
+"""
+from __future__ import annotations
+
+import ast
+import filecmp
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+from botocore import xform_name
+
+from flowcheck.calls import Call, Check, assume, log_group_name, logs_write, sqs_send, vpc_network_interfaces
+from flowcheck.conditions import UnsupportedPolicy
+from flowcheck.platform import Platform
+from flowcheck.policy import Principal
+
+LAMBDA_DIR = Path(__file__).resolve().parents[3] / "lambda"
+IAM_PREFIX = {"sagemaker-runtime": "sagemaker", "monitoring": "cloudwatch"}
+S3_ACTIONS = {"ListObjectsV2": ["s3:ListBucket"], "ListObjects": ["s3:ListBucket"], "HeadObject": ["s3:GetObject"],
+              "CopyObject": ["s3:GetObject", "s3:PutObject"]}
+
+
+@dataclass
+class LambdaFunction:
+    arn: str
+    role: Principal
+    properties: dict[str, Any]
+    code: Path | None
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return self.properties.get("Environment", {}).get("Variables", {})
+
+    def runtime_checks(self, platform: Platform) -> list[Check]:
+        """What the Lambda service does with the function's role around every invocation."""
+        checks: list[Check] = [assume(platform, "lambda.amazonaws.com", self.role)]
+        group = self.properties.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{self.arn.split(':')[-1]}"
+        checks += logs_write(platform, self.role, group, "function logs")
+        if self.properties.get("VpcConfig", {}).get("SubnetIds"):
+            checks += vpc_network_interfaces(platform, self.role, "function ENIs")
+        if self.properties.get("TracingConfig", {}).get("Mode") == "Active":
+            checks.append(Call(self.role, "xray:PutTraceSegments", "*", {}, "active tracing"))
+        return checks
+
+    def dead_letter_checks(self, platform: Platform) -> list[Check]:
+        target = self.properties.get("DeadLetterConfig", {}).get("TargetArn")
+        return sqs_send(platform, self.role, target, "dead-letter queue") if target else []
+
+
+def _matches(asset: Path, folder: Path) -> bool:
+    names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix in (".py", ".json"))
+    return bool(names) and all((asset / n).is_file() and filecmp.cmp(asset / n, folder / n, shallow=False)
+                               for n in names)
+
+
+def functions(platform: Platform, assembly: Path) -> dict[str, LambdaFunction]:
+    """`lambda/<name>` -> the function that ships that folder's code (other functions under their ARN)."""
+    stage, found = platform.stage, {}
+    for stack, logical_id, resource in stage.resources("AWS::Lambda::Function"):
+        props = stage.properties(stack, resource)
+        asset_path = resource.get("Metadata", {}).get("aws:asset:path")
+        if asset_path is None and "S3Key" in props.get("Code", {}):
+            raise UnsupportedPolicy(f"{logical_id}: no aws:asset:path metadata; synthesize as the CDK CLI does "
+                                    "(context aws:cdk:enable-asset-metadata=true) to find its code")
+        asset = (assembly / asset_path).resolve() if asset_path else None
+        function = LambdaFunction(stage.arn(stack, logical_id), Principal.role(props["Role"]), props, asset)
+        name = next((d.name for d in sorted(LAMBDA_DIR.iterdir()) if asset and asset.is_dir() and _matches(asset, d)),
+                    function.arn)
+        found[name] = function
+    return found
+
+
+@cache
+def _operations(service: str) -> dict[str, str]:
+    model = botocore.session.get_session().get_service_model(service)
+    return {xform_name(name): name for name in model.operation_names}
+
+
+def boto3_calls(folder: Path) -> set[tuple[str, str]]:
+    """(service, operation) of every `<client>.<operation>(...)` in the folder's code, for the
+    services it creates clients of with `boto3.client("<service>")`."""
+    trees = [ast.parse(p.read_text()) for p in sorted(folder.glob("*.py"))]
+    services = {node.args[0].value for tree in trees for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "client"
+                and node.args and isinstance(node.args[0], ast.Constant)}
+    calls = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                for service in services:
+                    operation = _operations(service).get(node.func.attr)
+                    if operation:
+                        calls.add((service, operation))
+    return calls
+
+
+def iam_actions(service: str, operation: str) -> list[str]:
+    """The IAM actions one API operation is authorized by (Service Authorization Reference)."""
+    if service == "s3":
+        return S3_ACTIONS.get(operation, [f"s3:{operation}"])
+    return [f"{IAM_PREFIX.get(service, service)}:{operation}"]
+
+
+def function_log_group(platform: Platform, function: LambdaFunction) -> str:
+    return log_group_name(platform, function.properties["LoggingConfig"]["LogGroup"])
