@@ -37,10 +37,22 @@ class IngestionStack(PlatformStack):
         streaming = config.streaming
         raw = bucket_ref(self, "RawBucket", lake.raw)
         log_retention = retention(config.log_retention_days)
-        self.stream = EventStream(
+        events = EventStream(
             self, "Events", key=streaming_key, retention_hours=streaming.retention_hours,
             shard_count=None if streaming.on_demand else streaming.shard_count,
-            removal_policy=removal_policy).stream
+            removal_policy=removal_policy)
+        self.stream = events.stream
+        # The producer path: applications of this account assume this role and PutRecords JSON events
+        # in the shape of lambda/firehose_transform/event_schema.json (the streaming key admits it).
+        self.producer_role = PlatformRole(
+            self, "ProducerRole", role_name=naming.role_name(RolePurpose.STREAM_PRODUCER),
+            assumed_by=iam.AccountPrincipal(config.account),
+            description="Event producers: put card-transaction events on the stream")
+        events.grant_write(self.producer_role)
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+            self.producer_role.acknowledge_wildcard(
+                f"Action::{action}", "CDK's Kinesis grant_write: the data-key and re-encrypt variants Kinesis uses "
+                                     "with the stream's one key (the key ARN is the only resource)")
         transform_role = PlatformRole(
             self, "TransformRole", role_name=naming.role_name(RolePurpose.STREAM_TRANSFORM),
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),

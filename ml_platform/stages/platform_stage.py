@@ -27,17 +27,20 @@ KEY_USERS: dict[KeyDomain, tuple[RolePurpose, ...]] = {
     KeyDomain.MODELS: (R.SAGEMAKER_MODEL, R.ENDPOINT_DEPLOYER, R.ENDPOINT_PROXY, R.GLUE_ETL, R.ANALYST,
                        R.EMR_SERVERLESS_JOB, R.SAGEMAKER_PROCESSING, R.SAGEMAKER_TRAINING, R.SAGEMAKER_PIPELINE),
     KeyDomain.LOGS: (R.GLUE_ETL, R.GLUE_CRAWLER),
-    KeyDomain.STREAMING: (R.FIREHOSE_DELIVERY, R.STREAM_TRANSFORM),
+    KeyDomain.STREAMING: (R.FIREHOSE_DELIVERY, R.STREAM_TRANSFORM, R.STREAM_PRODUCER),
 }
 
 
 class MlPlatformStage(cdk.Stage):
     """Every stack of one environment, named `<Env>/<Stack>` (e.g. `Dev/Network`)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig,
+                 promoter_arn: str | None = None) -> None:
+        """`promoter_arn`: the delivery pipeline's role that deploys a model after promoting this stage
+        (it gets a model-promotion role in the Serving stack)."""
         super().__init__(scope, construct_id,
                          env=cdk.Environment(account=config.account, region=config.region))
-        self.config, self.naming = config, Naming.of(config)
+        self.config, self.naming, self.promoter_arn = config, Naming.of(config), promoter_arn
         self.removal = cdk.RemovalPolicy.DESTROY if config.destroy_on_delete else cdk.RemovalPolicy.RETAIN
         self._foundation()
         self._training_and_serving()
@@ -78,7 +81,7 @@ class MlPlatformStage(cdk.Stage):
             vpc_subnets=net.private_subnets, security_group=net.workload_security_group,
             artifacts=self.data_lake.lake.artifacts, models_key=keys.models, logs_key=keys.logs,
             registry=self.training.registry,
-            alerts_topic=self.operations.alerts_topic, removal_policy=self.removal,
+            alerts_topic=self.operations.alerts_topic, removal_policy=self.removal, promoter_arn=self.promoter_arn,
             description=self._describe("model endpoint, rollout alarms and approval-driven deployer"))
         self.serving.add_stack_dependency(self.training)  # the approval rule names its model package group
 

@@ -23,18 +23,11 @@ from flowcheck.sagemaker import (
 
 from ml_platform.config import ENVIRONMENTS
 
-DEFECT_2 = pytest.mark.xfail(
-    strict=True, raises=AssertionError,  # the flow is denied, nothing else
-    reason="issue 9 defect 2: volume keys need kms:CreateGrant "
-           "(kms:GrantIsForAWSResource) in the pipeline and job roles")
-
-
 def _step(platform, name):
     _, definition = pipeline_of(platform)
     return next(s for s in steps(definition) if s["Name"] == name), definition
 
 
-@DEFECT_2
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_pipeline_role_starts_every_job(platforms, env):
     # GIVEN the synthesized pipeline, WHEN SageMaker Pipelines runs it as its role,
@@ -58,7 +51,6 @@ def test_pipeline_role_starts_every_job_without_its_volume_keys(platforms, env):
     assert_authorized(platform, flow)
 
 
-@DEFECT_2
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 @pytest.mark.parametrize("step_name", ["Preprocess", "Evaluate"])
 def test_processing_job_runs(platforms, env, step_name):
@@ -81,7 +73,6 @@ def test_processing_job_data_path(platforms, env, step_name):
     assert_authorized(platform, Flow(f"{env}: {step_name} data path", checks))
 
 
-@DEFECT_2
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_tuning_trials_train(platforms, env):
     platform = platforms[env]
@@ -101,7 +92,6 @@ def test_tuning_trials_data_path(platforms, env):
     assert_authorized(platform, Flow(f"{env}: tuning trial data path", checks))
 
 
-@DEFECT_2
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_batch_transform_of_the_test_set_runs(platforms, env):
     # The transform job runs as the model's execution role (the Model step's ExecutionRoleArn).

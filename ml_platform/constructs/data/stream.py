@@ -43,6 +43,12 @@ class EventStream(Construct):
                         "The customer-managed streaming key is deliberate: its key policy names the only "
                         "roles that may read or write events, which the aws/kinesis key cannot do")
 
+    def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Put records (PutRecord, PutRecords, and the Describe/ListShards calls producer libraries
+        make) and encrypt them with the stream's key. The key policy side comes from the key's
+        users: the grantee must be one of the streaming key's roles (KEY_USERS)."""
+        return self.stream.grant_write(grantee)
+
 
 class VpcFunction(Construct):
     """A Python 3.12 Lambda function from `lambda/<folder>` with the platform's defaults.
