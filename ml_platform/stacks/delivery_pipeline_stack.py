@@ -81,6 +81,7 @@ class DeliveryPipelineStack(PlatformStack):
             self.approval_topic = ApprovalTopic(self, "ApprovalTopic", email=config.approval_email,
                                                 topic_name=f"{config.name_prefix}-prod-approval").topic
         self.stages: list[MlPlatformStage] = []
+        self.promote_step: pipelines.CodeBuildStep | None = None
         *earlier, last = environments
         for env_config in earlier:
             self._add_stage(env_config)
@@ -95,7 +96,7 @@ class DeliveryPipelineStack(PlatformStack):
         self.pipeline.pipeline.node.default_child.add_metadata(
             "cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
         self.artifact_access_logs = harden_artifact_bucket(self, "ArtifactAccessLogs", pipeline=self.pipeline)
-        acknowledge_delivery_pipeline_findings(self.pipeline, self.roles)
+        acknowledge_delivery_pipeline_findings(self.pipeline, self.roles, self.promote_step)
         # The tooling tags go on the pipeline's own resources; each stage tags its resources itself.
         for child in self.node.children:
             if not isinstance(child, cdk.Stage):
@@ -105,7 +106,10 @@ class DeliveryPipelineStack(PlatformStack):
                    source: pipelines.IFileSetProducer | None = None, promote_model: bool = False) -> None:
         promoter = self.roles.promote_role_arn if promote_model else None
         stage = MlPlatformStage(self, env_config.environment.capitalize(), config=env_config, promoter_arn=promoter)
-        post = [self._promote_model_step(stage, env_config, source)] if promote_model and stage.serving else []
+        post: list[pipelines.Step] = []
+        if promote_model and stage.serving:
+            self.promote_step = self._promote_model_step(stage, env_config, source)
+            post.append(self.promote_step)
         self.pipeline.add_stage(stage, pre=list(pre), post=post)
         self.stages.append(stage)
 

@@ -30,8 +30,8 @@ from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
 from ml_platform.constructs.serving.endpoint import ModelEndpoint, RollbackAlarms
 from ml_platform.constructs.serving.endpoint_api import EndpointApi
 from ml_platform.constructs.serving.endpoint_deployer import EndpointDeployer
-from ml_platform.constructs.serving.model_promotion import ModelPromotionAccess
 from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
+from ml_platform.constructs.serving.model_promotion import ModelPromotionAccess
 from ml_platform.constructs.serving.model_role import ModelExecutionRole
 from ml_platform.constructs.training.model_registry import ModelRegistry
 from ml_platform.naming import Naming

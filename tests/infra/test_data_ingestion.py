@@ -113,7 +113,7 @@ def test_firehose_reads_the_stream(ingestion):
 
 def test_roles_have_stable_names_and_no_inline_policies(ingestion):
     names = {r["Properties"]["RoleName"] for r in ingestion.find_resources("AWS::IAM::Role").values()}
-    assert names == {"mlp-dev-stream-transform", "mlp-dev-firehose-delivery"}
+    assert names == {"mlp-dev-stream-transform", "mlp-dev-firehose-delivery", "mlp-dev-stream-producer"}
     ingestion.resource_count_is("AWS::IAM::Policy", 0)
 
 

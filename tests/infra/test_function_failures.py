@@ -15,7 +15,7 @@ def _policy_of(template: dict, role_name: str) -> list[dict]:
 
 def test_deployer_role_can_use_its_dead_letter_queue_key(prod_stage, template_of):
     template = template_of(prod_stage.serving)
-    queue_key = prod_stage.serving.resolve(prod_stage.security.keys["models"].key.key_arn)
+    queue_key = prod_stage.serving.resolve(prod_stage.security.keys.models.key_arn)
     template.has_resource_properties("AWS::SQS::Queue", {"KmsMasterKeyId": queue_key})
     statements = _policy_of(template.to_json(), "mlp-prod-endpoint-deployer")
     # (statements on one resource are merged by the minimizePolicies feature flag)

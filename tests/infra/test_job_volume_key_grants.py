@@ -19,7 +19,7 @@ def _policy_of(template: dict, role_name: str) -> dict:
 @pytest.mark.parametrize("purpose", ROLES)
 def test_role_may_create_grants_on_the_models_key_for_aws_resources_only(prod_stage, template_of, purpose):
     template = template_of(prod_stage.training).to_json()
-    models_key = prod_stage.training.resolve(prod_stage.security.keys["models"].key.key_arn)
+    models_key = prod_stage.training.resolve(prod_stage.security.keys.models.key_arn)
     statements = _policy_of(template, f"mlp-prod-{purpose}")["Statement"]
     grants = [s for s in statements if s.get("Action") == "kms:CreateGrant"]
     assert grants == [{"Action": "kms:CreateGrant", "Effect": "Allow",

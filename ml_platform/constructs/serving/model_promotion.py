@@ -29,6 +29,10 @@ class ModelPromotionAccess(Construct):
                 {"ArnEquals": {"aws:PrincipalArn": promoter_arn}}),
             description="Delivery pipeline: deploys the approved model package and smoke-tests the endpoint")
         deployer.grant_invoke(self.role)
+        function_id = cdk.Stack.of(self).get_logical_id(deployer.node.default_child)  # type: ignore[arg-type]
+        self.role.acknowledge_wildcard(f"Resource::<{function_id}.Arn>:*",
+                                       "CDK grant_invoke includes the deployer's versions and aliases; the role "
+                                       "invokes this one function only")
         endpoint_arn = cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint",
                                                      resource_name=endpoint_name)
         self.role.add_to_principal_policy(iam.PolicyStatement(
