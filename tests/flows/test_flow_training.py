@@ -113,3 +113,18 @@ def test_batch_transform_of_the_test_set_runs(platforms, env):
     flow.add(s3_write(platform, role, value(output["S3OutputPath"], definition), "step BatchTransformTest: output",
                       output.get("KmsKeyId")))
     assert_authorized(platform, flow)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_pipeline_role_cannot_create_a_tuning_job_without_network_isolation(platforms, env):
+    # The tuning grant is scoped by what the job is, not by its name (issue 9 defect 9): the same
+    # request for a job that is not network-isolated is denied.
+    from dataclasses import replace
+
+    platform = platforms[env]
+    role, definition = pipeline_of(platform)
+    (tuning,) = [s for s in steps(definition) if s["Type"] == "Tuning"]
+    (create,) = [c for c in caller_checks(platform, role, tuning) if c.action == "sagemaker:CreateHyperParameterTuningJob"]
+    assert create.decide(platform).allowed
+    open_job = replace(create, context={**create.context, "sagemaker:NetworkIsolation": "false"})
+    assert not open_job.decide(platform).allowed
