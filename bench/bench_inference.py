@@ -16,16 +16,16 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 import re
+import shutil
 import signal
 import socket
-import urllib.request
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np

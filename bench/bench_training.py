@@ -98,6 +98,7 @@ def run_ours(fmt: str, train: Path, valid: Path, sample_ratio: float = 1.0) -> d
     marks: list = []
     sys.path.insert(0, str(ROOT / "training_code"))
     import xgboost as xgb
+
     from data_iter import ChannelIter, available_memory_bytes, build_matrix, label_checker, sampled_cuts
     _marks(marks, "imports")
 
@@ -151,8 +152,8 @@ def summarize(runs: dict) -> dict:
             if name == "baseline":
                 continue
             e = entry[name]
-            e["time_ratio_median"] = statistics.median(o["wall_s"] / b["wall_s"] for o, b in zip(rs, base))
-            e["rss_ratio_median"] = statistics.median(o["peak_mb"] / b["peak_mb"] for o, b in zip(rs, base))
+            e["time_ratio_median"] = statistics.median(o["wall_s"] / b["wall_s"] for o, b in zip(rs, base, strict=False))
+            e["rss_ratio_median"] = statistics.median(o["peak_mb"] / b["peak_mb"] for o, b in zip(rs, base, strict=False))
             e["auc_diff"] = abs(rs[0]["auc"] - base[0]["auc"])
             e["goals"] = {"time": e["time_ratio_median"] <= GOAL_TIME_RATIO,
                           "rss": e["rss_ratio_median"] <= GOAL_RSS_RATIO,

@@ -7,7 +7,7 @@ instead of a CloudFormation error twenty minutes into a deployment.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -122,7 +122,7 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _read_mapping(path: Path, missing: str) -> dict:
+def _read_mapping(path: Path, missing: str) -> dict[str, Any]:
     """The YAML file's top-level mapping, lists as tuples; ConfigError naming the file otherwise."""
     if not path.is_file():
         raise ConfigError(f"{path}: {missing}")
@@ -135,7 +135,7 @@ def _read_mapping(path: Path, missing: str) -> dict:
     return _lists_to_tuples(raw)
 
 
-def _validate(model: type[Section], path: Path, raw: dict):
+def _validate(model: type[Section], path: Path, raw: dict[str, Any]):
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -12,6 +12,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ml_platform.config import ENVIRONMENTS
 from ml_platform.nag import PACK_PREFIXES
@@ -65,7 +66,7 @@ def _environment_of(path: str) -> str:
     return parts[0]
 
 
-def _stack_metadata(assembly_dir: Path) -> list[dict]:
+def _stack_metadata(assembly_dir: Path) -> list[dict[str, Any]]:
     manifest = json.loads((assembly_dir / "manifest.json").read_text())
     found = []
     for name, artifact in manifest.get("artifacts", {}).items():

@@ -141,8 +141,8 @@ def measure_crossover(forest: Forest, booster: xgb.Booster, n_features: int) -> 
     best = 0
     for size in _PROBE_SIZES:
         batch = rows[:size]
-        ours = _best_time(lambda: forest.predict(batch))
-        theirs = _best_time(lambda: booster.inplace_predict(batch, validate_features=False))
+        ours = _best_time(lambda batch=batch: forest.predict(batch))
+        theirs = _best_time(lambda batch=batch: booster.inplace_predict(batch, validate_features=False))
         if ours >= theirs:
             break
         best = size

@@ -167,7 +167,7 @@ def export_forest(model_json: bytes | str) -> Forest:
     return Forest(
         feature=np.concatenate([p[0] for p in parts]),
         threshold=np.concatenate([p[1] for p in parts]),
-        left=np.concatenate([p[2] + s for p, s in zip(parts, starts)]),
+        left=np.concatenate([p[2] + s for p, s in zip(parts, starts, strict=False)]),
         value=np.concatenate([p[3] for p in parts]),
         roots=starts.astype(np.int64),
         group_trees=tuple(np.flatnonzero(tree_group == k) for k in range(n_outputs)),

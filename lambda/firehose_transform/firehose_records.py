@@ -145,7 +145,7 @@ def build_response(outcomes: list[Outcome], budget_bytes: int) -> dict:
             datas.append(o.original_b64)
         else:
             datas.append(_b64(failure_envelope(o, include_original=False)))
-    sizes = [_entry_size(o, d) for o, d in zip(outcomes, datas)]
+    sizes = [_entry_size(o, d) for o, d in zip(outcomes, datas, strict=False)]
     total = sum(sizes) + _RESPONSE_OVERHEAD
     for i in range(len(outcomes) - 1, -1, -1):
         if total <= budget_bytes:
@@ -165,7 +165,7 @@ def build_response(outcomes: list[Outcome], budget_bytes: int) -> dict:
         if total - len(datas[i]) + len(full) <= budget_bytes:
             total += len(full) - len(datas[i])
             datas[i] = full
-    return {"records": [_entry(o, d) for o, d in zip(outcomes, datas)]}
+    return {"records": [_entry(o, d) for o, d in zip(outcomes, datas, strict=False)]}
 
 
 def duplicate_event_ids(outcomes: list[Outcome]) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from constructs import Construct
@@ -16,7 +17,7 @@ class PlatformStack(cdk.Stack):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, availability_zones: Sequence[str],
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         self._configured_azs = list(availability_zones)
         super().__init__(scope, construct_id, **kwargs)
 

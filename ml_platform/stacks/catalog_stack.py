@@ -1,6 +1,8 @@
 """Catalog stack: Glue databases and tables, Lake Formation governance, the Athena workgroup."""
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -29,7 +31,7 @@ class CatalogStack(PlatformStack):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
-                 lake: DataLake, models_key: kms.IKey, removal_policy: cdk.RemovalPolicy, **kwargs) -> None:
+                 lake: DataLake, models_key: kms.IKey, removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         buckets = {zone: bucket_ref(self, f"{zone.capitalize()}Bucket", lake.zones[zone]) for zone in CATALOG_ZONES}
         artifacts = bucket_ref(self, "ArtifactsBucket", lake.artifacts)

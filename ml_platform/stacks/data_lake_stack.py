@@ -1,6 +1,8 @@
 """Data-lake stack: the zone buckets and their access logs."""
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -14,7 +16,7 @@ from ml_platform.stacks.base import PlatformStack
 class DataLakeStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  lake_key: kms.IKey, models_key: kms.IKey, removal_policy: cdk.RemovalPolicy,
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         tiers = {zone: LifecycleTiers(**getattr(config.data_lake, zone).model_dump()) for zone in ZONES}
         self.lake = DataLake(

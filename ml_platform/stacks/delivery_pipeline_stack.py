@@ -7,6 +7,7 @@ approves the `PromoteToProd` manual approval step.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline
@@ -49,7 +50,7 @@ class DeliveryPipelineStack(PlatformStack):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig,
                  environments: Sequence[PlatformConfig], cli_version: str | None = None,
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if len(environments) < 2:
             raise ValueError("the pipeline promotes at least two environments (the last is approval-gated)")

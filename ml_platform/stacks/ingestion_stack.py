@@ -1,6 +1,8 @@
 """Ingestion stack: the event stream, the Firehose transform Lambda and the delivery to the raw zone."""
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -16,11 +18,13 @@ from ml_platform.constructs.data.catalog import LakeCatalog
 from ml_platform.constructs.data.firehose import RawDeliveryStream
 from ml_platform.constructs.data.lake import DataLake, bucket_ref
 from ml_platform.constructs.data.lake_formation import LakeGovernance
-from ml_platform.constructs.data.stream import EventStream, VpcFunction
+from ml_platform.constructs.data.stream import EventStream
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
 from ml_platform.grant_acknowledgments import KMS, S3_READ_WRITE, acknowledge_grants, object_arns
 from ml_platform.naming import Naming
+from ml_platform.paths import LAMBDA_ROOT
 from ml_platform.retention import retention
 from ml_platform.stacks.base import PlatformStack
 
@@ -32,7 +36,7 @@ class IngestionStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  network: SecureVpc, lake: DataLake, catalog: LakeCatalog, governance: LakeGovernance,
                  streaming_key: kms.IKey, lake_key: kms.IKey, logs_key: kms.IKey,
-                 removal_policy: cdk.RemovalPolicy, alerts_topic: sns.ITopic | None = None, **kwargs) -> None:
+                 removal_policy: cdk.RemovalPolicy, alerts_topic: sns.ITopic | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         streaming = config.streaming
         raw = bucket_ref(self, "RawBucket", lake.raw)
@@ -58,14 +62,14 @@ class IngestionStack(PlatformStack):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Firehose transform Lambda: validates and normalises events")
         self.transform = VpcFunction(
-            self, "Transform", folder="firehose_transform", handler="handler.handler", role=transform_role,
-            vpc=network.vpc, subnets=network.private_subnets, security_group=network.workload_security_group,
-            reserved_concurrency=streaming.transform_reserved_concurrency, queue_key=streaming_key,
-            logs_key=logs_key, log_retention=log_retention, removal_policy=removal_policy,
-            environment={"LOG_LEVEL": "INFO"},
-            description="Validates card-transaction events against event_schema.json for Firehose",
-            synchronous_invoker="Firehose (it retries a failed batch, then writes its records under the raw "
-                                "zone's errors/ prefix; the TransformErrors alarm reports the failure)")
+            self, "Transform", asset=LAMBDA_ROOT / "firehose_transform", role=transform_role,
+            placement=FunctionPlacement(vpc=network.vpc, subnets=network.private_subnets,
+                                        security_group=network.workload_security_group),
+            reserved_concurrency=streaming.transform_reserved_concurrency, environment_key=streaming_key,
+            # Firehose invokes it synchronously: it sees each error itself (then the errors/ prefix), no DLQ.
+            async_failures=None, logs_key=logs_key, log_retention=log_retention,
+            removal_policy=removal_policy, environment={"LOG_LEVEL": "INFO"},
+            description="Validates card-transaction events against event_schema.json for Firehose")
         delivery_role = PlatformRole(
             self, "DeliveryRole", role_name=naming.role_name(RolePurpose.FIREHOSE_DELIVERY),
             assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"),
@@ -84,12 +88,6 @@ class IngestionStack(PlatformStack):
             self._alarms(alerts_topic)
 
     def _acknowledge(self, transform_role: PlatformRole, delivery_role: PlatformRole, raw) -> None:
-        acknowledge_grants(transform_role, resources={
-            "Resource::*": "X-Ray PutTraceSegments/PutTelemetryRecords (tracing Active) and the Lambda VPC "
-                           "network-interface calls have no resource-level permissions"})
-        nag.acknowledge(self.transform.function, "AwsSolutions-L1",
-                        "The platform pins the Python 3.12 Lambda runtime for every function (one runtime "
-                        "to patch and test); the handler uses only the standard library")
         function_logical_id = self.get_logical_id(self.transform.function.node.default_child)
         acknowledge_grants(delivery_role, actions=S3_READ_WRITE + KMS, resources={
             object_arns(raw): "Firehose writes under events/ and errors/ with keys it generates (partition, "

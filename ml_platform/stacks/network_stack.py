@@ -1,6 +1,8 @@
 """Network stack: the VPC every workload runs in."""
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -15,7 +17,7 @@ from ml_platform.stacks.base import PlatformStack
 
 class NetworkStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
-                 logs_key: kms.IKey, removal_policy: cdk.RemovalPolicy, **kwargs) -> None:
+                 logs_key: kms.IKey, removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.network = SecureVpc(
             self, "Network",

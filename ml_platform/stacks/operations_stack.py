@@ -1,6 +1,8 @@
 """Operations stack: the alert topic every capability notifies, and the environment's cost budget."""
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from constructs import Construct
 
@@ -12,7 +14,7 @@ from ml_platform.stacks.base import PlatformStack
 
 class OperationsStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
-                 removal_policy: cdk.RemovalPolicy, **kwargs) -> None:
+                 removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.alerts = AlertTopic(self, "Alerts", topic_name=naming.resource_name("alerts"),
                                  email=config.alerts.email, alias=naming.alias("alerts"),

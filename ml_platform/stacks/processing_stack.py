@@ -1,6 +1,8 @@
 """Processing stack: Glue jobs raw -> curated -> training-ready, the features crawler, the workflow."""
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -45,7 +47,7 @@ class ProcessingStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  network: SecureVpc, lake: DataLake, catalog: LakeCatalog, governance: LakeGovernance,
                  lake_key: kms.IKey, logs_key: kms.IKey, removal_policy: cdk.RemovalPolicy,
-                 alerts_topic: sns.ITopic | None = None, **kwargs) -> None:
+                 alerts_topic: sns.ITopic | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         etl, region, account = config.etl, config.region, config.account
         self.buckets = {zone: bucket_ref(self, f"{zone.capitalize()}Bucket", lake.zones[zone])

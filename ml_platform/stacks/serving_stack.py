@@ -18,6 +18,8 @@ copies each approved archive to `multi-model/<group>-v<version>.tar.gz` before t
 """
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -50,7 +52,7 @@ class ServingStack(PlatformStack):
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  artifacts: s3.IBucket, models_key: kms.IKey, logs_key: kms.IKey,
                  registry: ModelRegistry, removal_policy: cdk.RemovalPolicy,
-                 alerts_topic: sns.ITopic | None = None, promoter_arn: str | None = None, **kwargs) -> None:
+                 alerts_topic: sns.ITopic | None = None, promoter_arn: str | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         endpoint = config.endpoint
         # The artifacts bucket is named by its stable physical name (Naming) instead of a cross-stack

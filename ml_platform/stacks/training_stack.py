@@ -1,6 +1,8 @@
 """Training stack: the SageMaker training pipeline, its model registry, roles and triggers."""
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -34,7 +36,7 @@ PIPELINE_ROLE, PROCESSING_ROLE, TRAINING_ROLE, EVENTS_ROLE = (
 class TrainingStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  network: SecureVpc, lake: DataLake, models_key: kms.IKey, alerts_topic: sns.ITopic,
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         t = config.training
         self.code = CodeBundle(self, "TrainingCode", source=TRAINING_CODE)

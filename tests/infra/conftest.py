@@ -12,6 +12,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from ml_platform.config import ENVIRONMENTS, load_config
+from ml_platform.constants import KeyDomain
 from ml_platform.stages.platform_stage import MlPlatformStage
 
 # The same feature flags the CLI passes from cdk.json.
@@ -25,6 +26,15 @@ CDK_CONTEXT = {
 def build_stage(environment: str) -> MlPlatformStage:
     app = cdk.App(context=CDK_CONTEXT)
     return MlPlatformStage(app, environment.capitalize(), config=load_config(environment))
+
+
+def _models_key_users(stage) -> list[str]:
+    """The role ARNs the models key's policy lets use the key (statement UseByDomainRoles)."""
+    keys = Template.from_stack(stage.security).find_resources("AWS::KMS::Key", {"Properties": {
+        "Description": f"{stage.naming.prefix}: {KeyDomain.MODELS.description}"}})
+    (key,) = keys.values()
+    (use,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "UseByDomainRoles"]
+    return use["Condition"]["ArnEquals"]["aws:PrincipalArn"]
 
 
 @pytest.fixture(scope="session")
@@ -92,3 +102,9 @@ def cfn_lint_errors():
 def synth_like_the_cli():
     """`synth_like_the_cli(outdir, envs="all")` or `(outdir, pipeline="true")`: the assembly's folder."""
     return _synth_like_the_cli
+
+
+@pytest.fixture(scope="session")
+def models_key_users():
+    """`models_key_users(stage)`: the role ARNs the stage's models key policy lets use the key."""
+    return _models_key_users

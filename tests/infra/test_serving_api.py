@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from ml_platform.config import load_config
-from ml_platform.stages.platform_stage import KEY_USERS, MlPlatformStage
+from ml_platform.stages.platform_stage import MlPlatformStage
 
 # The feature flags the CLI passes (cdk.json), for the stages built here with other endpoint settings.
 CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
@@ -131,7 +131,7 @@ def test_proxy_runs_in_vpc_with_concurrency_dlq_tracing(stages, template_of, env
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
-def test_proxy_role_may_invoke_this_endpoint_only(stages, template_of, env):
+def test_proxy_role_may_invoke_this_endpoint_only(stages, template_of, env, models_key_users):
     t = template_of(stages[env].serving)
     config = load_config(env)
     statements = _statements(t, f"{config.name_prefix}-endpoint-proxy")
@@ -141,7 +141,8 @@ def test_proxy_role_may_invoke_this_endpoint_only(stages, template_of, env):
     assert f":endpoint/{config.name_prefix}-endpoint" in resource and "*" not in resource
     assert not any(a.startswith("sagemaker:") and a != "sagemaker:InvokeEndpoint"
                    for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
-    assert "endpoint-proxy" in KEY_USERS["models"]  # its dead-letter queue is encrypted with the models key
+    # Its dead-letter queue and environment are encrypted with the models key.
+    assert f"arn:aws:iam::{config.account}:role/{config.name_prefix}-endpoint-proxy" in models_key_users(stages[env])
 
 
 @pytest.mark.parametrize("update, message", [({"api_waf": True}, "api_waf guards the API"),

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from ml_platform.config import load_config
-from ml_platform.stages.platform_stage import KEY_USERS, MlPlatformStage
+from ml_platform.stages.platform_stage import MlPlatformStage
 
 # The feature flags the CLI passes (cdk.json), for the stages built here with other endpoint settings.
 CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
@@ -263,8 +263,10 @@ def _one_role(template: Template, name: str) -> dict:
     return role["Properties"]["AssumeRolePolicyDocument"]
 
 
-def test_serving_roles_may_use_the_models_key():
-    assert {"sagemaker-model", "endpoint-deployer"} <= set(KEY_USERS["models"])
+def test_serving_roles_may_use_the_models_key(dev_stage, models_key_users):
+    users = models_key_users(dev_stage)
+    for purpose in ("sagemaker-model", "endpoint-deployer"):
+        assert f"arn:aws:iam::111111111111:role/mlp-dev-{purpose}" in users
 
 
 # --- multi-model: the deployer stages approved archives under the endpoint's prefix -------------
@@ -278,7 +280,8 @@ def test_multi_model_deployer_reads_pipelines_writes_only_multi_model_prefix_wit
     t = Template.from_stack(stage.serving)
     env = _deployer(t)["Environment"]["Variables"]
     assert env["MULTI_MODEL_PREFIX"] == "s3://mlp-stg-artifacts-222222222222-eu-west-1/multi-model/"
-    assert "Fn::ImportValue" in json.dumps(env["MULTI_MODEL_KMS_KEY_ID"]) or env["MULTI_MODEL_KMS_KEY_ID"]
+    # The models key's ARN, exported by the Security stack.
+    assert set(env["MULTI_MODEL_KMS_KEY_ID"]) == {"Fn::ImportValue"}
     statements = _by_sid(t, "mlp-stg-endpoint-deployer")
     assert statements["ReadApprovedArchives"]["Resource"] == \
         "arn:aws:s3:::mlp-stg-artifacts-222222222222-eu-west-1/pipelines/*"

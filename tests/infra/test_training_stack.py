@@ -140,5 +140,5 @@ def test_definition_is_built_without_any_network_call(monkeypatch):
         model_package_group="group", training=load_config("staging").training,
         placement=Placement(subnet_ids=("subnet-1",), security_group_id="sg-1", kms_key_arn="arn:kms"))
     definition = build_training_pipeline_definition(spec)
-    assert json.dumps(definition)
+    assert json.loads(json.dumps(definition)) == definition  # plain JSON: embeds as PipelineDefinitionBody
     assert len(definition["Steps"]) == 4

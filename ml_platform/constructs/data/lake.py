@@ -153,12 +153,6 @@ class DataLake(Construct):
         self.access_logs = access_log_bucket(
             self, "AccessLogs", bucket_name=bucket_names["access-logs"],
             expiration_days=access_log_expiration_days, removal_policy=removal_policy)
-        nag.acknowledge(self.access_logs, "AwsSolutions-S1",
-                        "This is the server-access-log target; logging it into itself would loop")
-        for rule in ("HIPAA.Security-S3BucketLoggingEnabled", "NIST.800.53.R5-S3BucketLoggingEnabled",
-                     "PCI.DSS.321-S3BucketLoggingEnabled"):
-            nag.acknowledge(self.access_logs, rule,
-                            "This is the server-access-log target; logging it into itself would loop")
         nag.acknowledge_all(self.access_logs, nag.S3_REPLICATION, _REPLICATION_REASON)
         self.zones: dict[str, s3.Bucket] = {}
         for zone in ZONES:

@@ -90,8 +90,9 @@ def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, rol
 
     projects = [pipeline.synth_project, self_mutation, assets.node.find_child("FileAsset"), *projects_from_steps]
     for project in projects:
+        # NIST 800-53 rev 5 raises no such finding on these projects (tests/infra/test_stale_acknowledgments.py).
         nag.acknowledge_all(project, [f"{pack}-CodeBuildProjectSourceRepoUrl"
-                                      for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")], _SOURCE_REPO)
+                                      for pack in ("HIPAA.Security", "PCI.DSS.321")], _SOURCE_REPO)
 
 
 def _default_policy(role: iam.IRole | None) -> IConstruct:

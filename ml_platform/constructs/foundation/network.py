@@ -10,7 +10,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
 
 # Interface endpoints that SageMaker, Glue, Kinesis, Firehose and Lambda need to run without a NAT.
@@ -122,16 +121,3 @@ class SecureVpc(Construct):
         ec2.CfnSecurityGroupEgress(self, "WorkloadIpsecEspOut", group_id=sg.security_group_id, ip_protocol="50",
                                    destination_security_group_id=sg.security_group_id,
                                    description="IPsec ESP between job members (inter-container encryption)")
-        self._acknowledge_default_sg_restrictor()
-
-    def _acknowledge_default_sg_restrictor(self) -> None:
-        """The custom resource that empties the default security group is CDK's own singleton Lambda."""
-        provider = cdk.Stack.of(self).node.try_find_child(
-            "Custom::VpcRestrictDefaultSGCustomResourceProvider")
-        if provider is None:
-            return
-        handler = provider.node.find_child("Handler")
-        nag.acknowledge_all(handler, nag.LAMBDA_IN_VPC + nag.LAMBDA_CONCURRENCY + nag.LAMBDA_DLQ,
-                            "CDK's provider that removes the default security group's rules runs once per "
-                            "deployment through CloudFormation; it needs the EC2 API, not VPC placement, "
-                            "concurrency limits or a DLQ (CloudFormation reports its failures)")

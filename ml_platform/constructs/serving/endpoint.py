@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -214,5 +215,5 @@ def _async(spec: EndpointSpec) -> sagemaker.CfnEndpointConfig.AsyncInferenceConf
                 error_topic=out["NotificationConfig"]["ErrorTopic"])))
 
 
-def _capacity(size: dict | None) -> sagemaker.CfnEndpoint.CapacitySizeProperty | None:
+def _capacity(size: dict[str, Any] | None) -> sagemaker.CfnEndpoint.CapacitySizeProperty | None:
     return None if size is None else sagemaker.CfnEndpoint.CapacitySizeProperty(type=size["Type"], value=size["Value"])

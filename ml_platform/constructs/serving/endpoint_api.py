@@ -11,7 +11,7 @@ from constructs import Construct
 
 from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
-from ml_platform.constructs.foundation.vpc_function import vpc_function
+from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
 from ml_platform.constructs.serving.web_acl import RegionalWebAcl
 from ml_platform.paths import LAMBDA_ROOT
 
@@ -48,17 +48,18 @@ class EndpointApi(Construct):
                                        description="Forwards API requests to the SageMaker endpoint")
         self.proxy_role.add_to_principal_policy(iam.PolicyStatement(
             sid="InvokeThisEndpointOnly", actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint_arn]))
-        self.proxy = vpc_function(
-            self, role=self.proxy_role, asset=ASSET, description="Forwards API requests to the SageMaker endpoint",
-            environment={"ENDPOINT_NAME": endpoint_name}, vpc=vpc, vpc_subnets=vpc_subnets,
-            security_group=security_group, dead_letter_key=dead_letter_key, logs_key=logs_key,
-            log_retention=log_retention, reserved_concurrency=reserved_concurrency,
-            timeout=cdk.Duration.seconds(30), memory_size=512, removal_policy=removal_policy,
-            synchronous_invoker="API Gateway (the caller receives the error as a 4xx/5xx answer, and the "
-                                "stage's execution logs keep it)").function
         self.proxy_role.acknowledge_wildcard("Resource::*",
-                        "X-Ray trace upload and Lambda's VPC network interface actions have no resource-level "
-                        "permissions; the endpoint itself is granted by its ARN")
+                                             "X-Ray trace upload and Lambda's VPC network interface actions have no "
+                                             "resource-level permissions; the endpoint itself is granted by its ARN")
+        # API Gateway invokes it synchronously: the caller receives each error, so no DLQ (issue 9 defect 7).
+        self.proxy_function = VpcFunction(
+            self, "Proxy", asset=ASSET, role=self.proxy_role, description="Forwards API requests to the SageMaker endpoint",
+            environment={"ENDPOINT_NAME": endpoint_name},
+            placement=FunctionPlacement(vpc=vpc, subnets=vpc_subnets, security_group=security_group),
+            environment_key=dead_letter_key, logs_key=logs_key, log_retention=log_retention,
+            reserved_concurrency=reserved_concurrency, async_failures=None,
+            removal_policy=removal_policy, timeout=cdk.Duration.seconds(30), memory_size=512)
+        self.proxy = self.proxy_function.function
         self.access_logs = logs.LogGroup(self, "AccessLogs", encryption_key=logs_key, retention=log_retention,
                                          removal_policy=removal_policy)
         account = self._account_logging_role(cloudwatch_role_name)

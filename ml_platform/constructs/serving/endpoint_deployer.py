@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -13,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ml_platform.constructs.foundation.roles import PlatformRole
-from ml_platform.constructs.foundation.vpc_function import vpc_function
+from ml_platform.constructs.foundation.vpc_function import AsyncFailures, FunctionPlacement, VpcFunction
 from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
 from ml_platform.constructs.training.model_registry import ModelRegistry
 from ml_platform.paths import LAMBDA_ROOT
@@ -61,21 +62,23 @@ class EndpointDeployer(Construct):
             "MULTI_MODEL_PREFIX": multi_model_prefix or "",
             "MULTI_MODEL_KMS_KEY_ID": models_key.key_arn if multi_model_prefix else "",
         }
-        parts = vpc_function(
-            self, role=self.role, asset=ASSET, description="Deploys approved model packages to the SageMaker endpoint",
-            environment=environment, vpc=vpc, vpc_subnets=vpc_subnets, security_group=security_group,
-            dead_letter_key=models_key, logs_key=logs_key, log_retention=log_retention,
-            reserved_concurrency=reserved_concurrency, timeout=cdk.Duration.minutes(2), memory_size=256,
-            removal_policy=removal_policy)
-        self.function, self.dead_letters = parts.function, parts.dead_letters
+        stack = cdk.Stack.of(self)
+        # Before the function: its "*" finding is acknowledged with the deployer's full reason.
+        _acknowledge(self.role, region=stack.region, account=stack.account, endpoint_name=spec.endpoint_name)
+        # EventBridge invokes asynchronously: events that fail every retry land in the DLQ.
+        self.handler = VpcFunction(
+            self, "Handler", asset=ASSET, role=self.role, environment=environment,
+            description="Deploys approved model packages to the SageMaker endpoint",
+            placement=FunctionPlacement(vpc=vpc, subnets=vpc_subnets, security_group=security_group),
+            environment_key=models_key, logs_key=logs_key, log_retention=log_retention,
+            reserved_concurrency=reserved_concurrency, async_failures=AsyncFailures(key=models_key),
+            removal_policy=removal_policy, timeout=cdk.Duration.minutes(2), memory_size=256)
+        self.function, self.dead_letters = self.handler.function, self.handler.dead_letter_queue
         self._grant(spec, execution_role, models_key)
         if multi_model_prefix:
             if not model_source_prefix:
                 raise ValueError("multi_model_prefix needs model_source_prefix (where approved archives live)")
             self._grant_archive_staging(model_source_prefix, multi_model_prefix, models_key)
-        stack = cdk.Stack.of(self)
-        _acknowledge(self.role, region=stack.region, account=stack.account, endpoint_name=spec.endpoint_name,
-                     group=model_package_group_name)
         self.approval_rule = self._approval_rule() if approval_rule else None
         self.scaling_rule = self._scaling_rule() if scaling_rule and scaling else None
 
@@ -166,11 +169,11 @@ def _bucket_and_key(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _selection(selection: ec2.SubnetSelection) -> dict:
+def _selection(selection: ec2.SubnetSelection) -> dict[str, Any]:
     return {"subnet_type": selection.subnet_type} if selection.subnet_type else {}
 
 
-def _acknowledge(role: PlatformRole, *, region: str, account: str, endpoint_name: str, group: str) -> None:
+def _acknowledge(role: PlatformRole, *, region: str, account: str, endpoint_name: str) -> None:
     """The deployer's scoped wildcards: every one is limited to this endpoint's or group's names."""
     sm = f"arn:aws:sagemaker:{region}:{account}"
     reasons = {

@@ -8,6 +8,7 @@ Values may be CDK tokens (key ARNs, bucket names); they resolve when the templat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ml_platform.config import EndpointConfig
 
@@ -73,7 +74,7 @@ class EndpointSpec:
 
     # --- API-shaped documents (CreateEndpointConfig / CreateEndpoint / UpdateEndpoint) ---------
 
-    def production_variant(self) -> dict:
+    def production_variant(self) -> dict[str, Any]:
         """ProductionVariants[0] without ModelName (the deployer adds the model it created)."""
         if self.serverless:
             serverless = {"MemorySizeInMB": self.config.serverless_memory_mb,
@@ -86,7 +87,7 @@ class EndpointSpec:
         return {"VariantName": self.variant_name, "InstanceType": self.config.instance_type,
                 "InitialInstanceCount": count, "InitialVariantWeight": 1.0}
 
-    def data_capture(self) -> dict | None:
+    def data_capture(self) -> dict[str, Any] | None:
         if not self.captures_data:
             return None
         return {"EnableCapture": True, "InitialSamplingPercentage": self.config.data_capture_percent,
@@ -95,7 +96,7 @@ class EndpointSpec:
                 "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"],
                                              "JsonContentTypes": ["application/json"]}}
 
-    def async_inference(self) -> dict | None:
+    def async_inference(self) -> dict[str, Any] | None:
         if not self.is_async:
             return None
         return {"ClientConfig": {"MaxConcurrentInvocationsPerInstance": self.config.async_max_concurrent_invocations},
@@ -105,8 +106,8 @@ class EndpointSpec:
                                  "NotificationConfig": {"SuccessTopic": self.success_topic_arn,
                                                         "ErrorTopic": self.error_topic_arn}}}
 
-    def traffic_routing(self) -> dict:
-        routing: dict = {"Type": self.config.rollout.upper(),
+    def traffic_routing(self) -> dict[str, Any]:
+        routing: dict[str, Any] = {"Type": self.config.rollout.upper(),
                          "WaitIntervalInSeconds": self.config.rollout_wait_seconds}
         if self.config.rollout == "canary":
             routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": self.config.canary_percent}
@@ -114,15 +115,15 @@ class EndpointSpec:
             routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": self.config.linear_step_percent}
         return routing
 
-    def deployment_config(self, alarm_names: list[str]) -> dict:
+    def deployment_config(self, alarm_names: list[str]) -> dict[str, Any]:
         """Blue/green with the configured traffic shifting, a baking period, and alarm rollback."""
         return {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": self.traffic_routing(),
                                           "TerminationWaitInSeconds": self.config.baking_period_seconds},
                 "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": n} for n in alarm_names]}}
 
-    def api_document(self, alarm_names: list[str]) -> dict:
+    def api_document(self, alarm_names: list[str]) -> dict[str, Any]:
         """Everything the deployer needs to build the endpoint config and roll it out."""
-        doc: dict = {"EndpointName": self.endpoint_name, "KmsKeyId": self.kms_key_arn,
+        doc: dict[str, Any] = {"EndpointName": self.endpoint_name, "KmsKeyId": self.kms_key_arn,
                      "ProductionVariant": self.production_variant(),
                      "DeploymentConfig": self.deployment_config(alarm_names)}
         if (capture := self.data_capture()) is not None:
@@ -133,7 +134,7 @@ class EndpointSpec:
 
     # --- Application Auto Scaling, for the deployer (CloudFormation uses the L2 constructs) -----
 
-    def scaling_document(self) -> dict | None:
+    def scaling_document(self) -> dict[str, Any] | None:
         """RegisterScalableTarget / PutScalingPolicy / PutScheduledAction arguments, or None."""
         dimension = self.scaling_dimension
         if dimension is None:
@@ -162,7 +163,7 @@ class EndpointSpec:
         return {"Target": {**target, "MinCapacity": self.min_capacity, "MaxCapacity": self.max_capacity},
                 "Policies": policies, "StepAlarm": alarm, "ScheduledActions": scheduled}
 
-    def _target_tracking(self) -> dict:
+    def _target_tracking(self) -> dict[str, Any]:
         cooldowns = {"ScaleInCooldown": self.config.scale_in_cooldown_seconds,
                      "ScaleOutCooldown": self.config.scale_out_cooldown_seconds}
         if self.serverless:

@@ -22,6 +22,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from ml_platform.config import TrainingConfig
 from ml_platform.constants import PIPELINES_PREFIX
@@ -60,7 +61,7 @@ class TrainingPipelineSpec:
     training: TrainingConfig
     placement: Placement
     # Only for an image of our own: the AWS XGBoost image takes none (see `_tuning_step`).
-    metric_definitions: list[dict] = field(default_factory=list)
+    metric_definitions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @contextmanager
@@ -156,7 +157,7 @@ def _preprocess_step(spec, session, params):
     return ProcessingStep(name=PREPROCESS, step_args=args)
 
 
-def _ranges(training: TrainingConfig) -> dict:
+def _ranges(training: TrainingConfig) -> dict[str, Any]:
     from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
     out = {}
     for r in training.tuning_ranges:
@@ -250,7 +251,7 @@ def _evaluate_step(spec, session, preprocess, tuning):
     return ProcessingStep(name=EVALUATE, step_args=args, property_files=[report]), report, best_model
 
 
-def _parameters(spec: TrainingPipelineSpec) -> dict:
+def _parameters(spec: TrainingPipelineSpec) -> dict[str, Any]:
     from sagemaker.core.workflow.parameters import ParameterInteger, ParameterString
     t = spec.training
     return {
@@ -262,7 +263,7 @@ def _parameters(spec: TrainingPipelineSpec) -> dict:
     }
 
 
-def _approved_branch(spec, preprocess, evaluate, best_model) -> list:
+def _approved_branch(spec, preprocess, evaluate, best_model) -> list[Any]:
     """Register the model; optionally score the test split with it in a batch transform."""
     from sagemaker.core.workflow.functions import Join
 
@@ -287,13 +288,13 @@ def _approved_branch(spec, preprocess, evaluate, best_model) -> list:
     return branch
 
 
-def build_training_pipeline_definition(spec: TrainingPipelineSpec) -> dict:
+def build_training_pipeline_definition(spec: TrainingPipelineSpec) -> dict[str, Any]:
     """The pipeline definition (a dict ready for `json.dumps`); makes no AWS or network call."""
     with _offline(spec.region):
         return _build(spec, _sdk())
 
 
-def _build(spec: TrainingPipelineSpec, functions) -> dict:
+def _build(spec: TrainingPipelineSpec, functions) -> dict[str, Any]:
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.mlops.workflow.condition_step import ConditionStep
     from sagemaker.mlops.workflow.fail_step import FailStep
@@ -316,7 +317,7 @@ def _build(spec: TrainingPipelineSpec, functions) -> dict:
     return definition
 
 
-def _harden_tuning_job(definition: dict, placement: Placement) -> None:
+def _harden_tuning_job(definition: dict[str, Any], placement: Placement) -> None:
     """Put back what SDK v3's tuner leaves out of the trial definition (see the module docstring)."""
     for step in definition["Steps"]:
         if step["Type"] == "Tuning":

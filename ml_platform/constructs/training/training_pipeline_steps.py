@@ -33,7 +33,7 @@ class InferenceContainer:
     model_data_url: Any  # a pipeline expression: the best tuning trial's model.tar.gz
     region: str          # SAGEMAKER_REGION: the toolkit's region for any AWS call it makes
 
-    def to_request(self) -> dict:
+    def to_request(self) -> dict[str, Any]:
         return {"Image": self.image_uri, "ModelDataUrl": self.model_data_url,
                 "Environment": {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
                                 "SAGEMAKER_SUBMIT_DIRECTORY": CODE_IN_MODEL,
@@ -41,14 +41,14 @@ class InferenceContainer:
 
 
 class _JsonStep(Step):
-    def __init__(self, name: str, step_type: StepTypeEnum, arguments: dict, shape: str,
-                 depends_on: list | None = None) -> None:
+    def __init__(self, name: str, step_type: StepTypeEnum, arguments: dict[str, Any], shape: str,
+                 depends_on: list[Any] | None = None) -> None:
         super().__init__(name=name, step_type=step_type, depends_on=depends_on)
         self._arguments = arguments
         self._properties = Properties(step_name=name, shape_name=shape)
 
     @property
-    def arguments(self) -> dict:
+    def arguments(self) -> dict[str, Any]:
         return self._arguments
 
     @property
@@ -86,7 +86,7 @@ def create_model_step(*, name: str, role_arn: str, container: InferenceContainer
 
 
 def transform_step(*, name: str, model_name: Any, input_uri: Any, output_uri: Any, instance_type: str,
-                   kms_key_arn: str, depends_on: list | None = None) -> Step:
+                   kms_key_arn: str, depends_on: list[Any] | None = None) -> Step:
     """Score the held-out test split: drop the label column, join predictions onto the input rows."""
     return _JsonStep(name, StepTypeEnum.TRANSFORM, {
         "ModelName": model_name,

@@ -48,7 +48,7 @@ def test_split_has_no_leakage_and_requested_proportions(split_rows):
 
     # THEN each event_id is in exactly one split (dict keys) and sizes are within 1% of target
     assert sum(sizes.values()) == n
-    for (name, size), ratio in zip(sizes.items(), RATIOS):
+    for (name, size), ratio in zip(sizes.items(), RATIOS, strict=False):
         assert abs(size / n - ratio) < 0.01, name
 
 

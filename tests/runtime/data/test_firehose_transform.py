@@ -104,7 +104,7 @@ def test_mixed_batch_gives_exact_result_per_record(firehose_handler, load_event)
     assert [r["recordId"] for r in response["records"]] == ids_in
     assert len(set(ids_in)) == len(ids_in)
     assert [r["result"] for r in response["records"]] == [e[0] for e in MIXED_EXPECTED]
-    for got, (result, reason, field) in zip(response["records"], MIXED_EXPECTED):
+    for got, (result, reason, field) in zip(response["records"], MIXED_EXPECTED, strict=False):
         if result == "ProcessingFailed":
             envelope = json.loads(_decode(got["data"]))
             assert (envelope["error"]["code"], envelope["error"]["field"]) == (reason, field)

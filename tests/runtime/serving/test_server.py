@@ -14,8 +14,7 @@ import urllib3
 import xgboost as xgb
 from botocore.awsrequest import AWSResponse
 from sagemaker.core.deserializers import CSVDeserializer, JSONDeserializer
-from sagemaker.core.serializers import (CSVSerializer, JSONSerializer, LibSVMSerializer,
-                                        NumpySerializer)
+from sagemaker.core.serializers import CSVSerializer, JSONSerializer, LibSVMSerializer, NumpySerializer
 from serving_testkit import N_FEATURES, RunningServer, train, training_rows, write_model
 
 

@@ -61,7 +61,7 @@ def test_array_evaluator_matches_xgboost_on_every_supported_objective(objective,
 def test_missing_values_take_both_default_directions():
     booster = train("binary:logistic")
     trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
-    splits = [flag for tree in trees for flag, left in zip(tree["default_left"], tree["left_children"])
+    splits = [flag for tree in trees for flag, left in zip(tree["default_left"], tree["left_children"], strict=False)
               if left != -1]
     assert 0 < sum(splits) < len(splits)  # the model really has default-left and default-right nodes
     all_missing = np.full((5, N_FEATURES), np.nan, np.float32)

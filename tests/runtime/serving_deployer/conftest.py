@@ -19,6 +19,7 @@ for folder in (DEPLOYER_DIR, Path(__file__).resolve().parent):
 
 from deployer_testkit import REGION, ROLE_ARN, endpoint_document, scaling_document  # noqa: E402
 
+
 @pytest.fixture(scope="session")
 def handler_module(lambda_handler_loader):
     """handler.py under a name no other test uses."""

@@ -5,6 +5,9 @@ import datetime as dt
 
 from botocore.stub import Stubber
 
+from ml_platform.config import load_config
+from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
+
 ACCOUNT, REGION = "222222222222", "eu-west-1"
 PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/mlp-stg-models/3"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/6f1c2b3a-0d4e-4f5a-9b8c-7d6e5f4a3b2c"
@@ -13,50 +16,33 @@ NOW = dt.datetime(2026, 3, 2, 10, 15, tzinfo=dt.timezone.utc)
 
 
 
+def staging_spec(mode: str = "realtime") -> EndpointSpec:
+    """The staging stack's `EndpointSpec` (config/staging.yaml's endpoint section), tokens resolved:
+    the deployer tests read the same document the CDK side writes, so the two cannot drift."""
+    config = load_config("staging").endpoint
+    if mode != config.mode:
+        config = config.model_copy(update={"mode": mode})
+    bucket = f"s3://mlp-stg-artifacts-{ACCOUNT}-{REGION}"
+    topics = f"arn:aws:sns:{REGION}:{ACCOUNT}"
+    return EndpointSpec(config=config, endpoint_name="mlp-stg-endpoint", kms_key_arn=KEY_ARN,
+                        capture_s3_uri=f"{bucket}/data-capture",
+                        async_output_s3_uri=f"{bucket}/async-inference/output",
+                        async_failure_s3_uri=f"{bucket}/async-inference/failure",
+                        success_topic_arn=f"{topics}:async-success" if mode == "async" else None,
+                        error_topic_arn=f"{topics}:async-error" if mode == "async" else None)
+
+
 def endpoint_document(mode: str = "realtime") -> dict:
-    """What `EndpointSpec.api_document` puts in ENDPOINT_SPEC for staging (tokens resolved)."""
-    doc = {
-        "EndpointName": "mlp-stg-endpoint", "KmsKeyId": KEY_ARN,
-        "ProductionVariant": {"VariantName": "AllTraffic", "InstanceType": "ml.c5.large",
-                              "InitialInstanceCount": 1, "InitialVariantWeight": 1},
-        "DeploymentConfig": {
-            "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
-                "Type": "CANARY", "WaitIntervalInSeconds": 300, "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}},
-                "TerminationWaitInSeconds": 600},
-            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "mlp-stg-endpoint-5xx-errors"},
-                                                     {"AlarmName": "mlp-stg-endpoint-model-latency"}]}},
-        "DataCaptureConfig": {
-            "EnableCapture": True, "InitialSamplingPercentage": 20,
-            "DestinationS3Uri": f"s3://mlp-stg-artifacts-{ACCOUNT}-{REGION}/data-capture", "KmsKeyId": KEY_ARN,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]}},
-    }
-    return doc
+    """What the Serving stack puts in ENDPOINT_SPEC for staging: `EndpointSpec.api_document`."""
+    spec = staging_spec(mode)
+    return spec.api_document([f"{spec.endpoint_name}-5xx-errors", f"{spec.endpoint_name}-model-latency"])
 
 
 def scaling_document(asynchronous: bool = False) -> dict:
-    target = {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/mlp-stg-endpoint/variant/AllTraffic",
-              "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
-    doc = {"Target": {**target, "MinCapacity": 0 if asynchronous else 1, "MaxCapacity": 2},
-           "Policies": [{**target, "PolicyName": "mlp-stg-endpoint-target-tracking",
-                         "PolicyType": "TargetTrackingScaling",
-                         "TargetTrackingScalingPolicyConfiguration": {
-                             "TargetValue": 100.0, "ScaleInCooldown": 300, "ScaleOutCooldown": 60,
-                             "PredefinedMetricSpecification": {
-                                 "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}}],
-           "StepAlarm": None, "ScheduledActions": []}
-    if asynchronous:
-        doc["Policies"].append({**target, "PolicyName": "mlp-stg-endpoint-backlog-without-capacity",
-                                "PolicyType": "StepScaling", "StepScalingPolicyConfiguration": {
-                                    "AdjustmentType": "ChangeInCapacity", "MetricAggregationType": "Average",
-                                    "Cooldown": 60,
-                                    "StepAdjustments": [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}]}})
-        doc["StepAlarm"] = {"AlarmName": "mlp-stg-endpoint-has-backlog-without-capacity",
-                            "Namespace": "AWS/SageMaker", "MetricName": "HasBacklogWithoutCapacity",
-                            "Dimensions": [{"Name": "EndpointName", "Value": "mlp-stg-endpoint"}],
-                            "Statistic": "Average", "Period": 60, "EvaluationPeriods": 2, "Threshold": 1.0,
-                            "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "missing"}
-    return doc
+    """What the Serving stack puts in SCALING_SPEC for staging: `EndpointSpec.scaling_document`."""
+    document = staging_spec("async" if asynchronous else "realtime").scaling_document()
+    assert document is not None
+    return document
 
 
 def package_description(status: str = "Approved", group: str = "mlp-stg-models",

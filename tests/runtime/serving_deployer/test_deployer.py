@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from deployer_testkit import NOW, PACKAGE_ARN, ROLE_ARN, not_found, package_description
 
 ENDPOINT = "mlp-stg-endpoint"
@@ -178,7 +177,9 @@ def test_in_service_event_registers_autoscaling(handler_module, settings, sagema
 def test_async_endpoint_gets_step_policy_alarm_for_scale_from_zero(handler_module, env, sagemaker, autoscaling,
                                                                    cloudwatch, load_event):
     import json
+
     from deployer_testkit import scaling_document
+
     from deployer_settings import settings_from
     settings = settings_from({**env, "SCALING_SPEC": json.dumps(scaling_document(asynchronous=True))})
     aas, stub = autoscaling

@@ -5,7 +5,6 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from deployer_testkit import ACCOUNT, KEY_ARN, NOW, PACKAGE_ARN, REGION, ROLE_ARN, package_description
 
 ENDPOINT = "mlp-stg-endpoint"

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from training_testkit import breast_cancer, channel, job_root, write_csv
 
 import train
-from training_testkit import breast_cancer, channel, job_root, write_csv
 
 HP = {"objective": "binary:logistic", "num_round": 3}
 

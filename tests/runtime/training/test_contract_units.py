@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from training_testkit import CODE, job_root
 
 import entry
 import hyperparams
@@ -13,7 +14,6 @@ import metric_definitions
 from callbacks import format_round
 from data_sources import detect_content_type, normalize_content_type
 from sm_contract import TrainingError, channel_content_type, cluster, gpu_count, raw_hyperparameters, resolve_paths
-from training_testkit import CODE, job_root
 
 
 def test_script_mode_strings_become_typed_values():

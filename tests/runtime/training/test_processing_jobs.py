@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 from sklearn import metrics as skm
+from training_testkit import REPO, synthetic, write_csv
 
 import evaluate
 import preprocess
 from model_metrics import binary_metrics, multiclass_metrics, regression_metrics, roc_auc
-from training_testkit import REPO, synthetic, write_csv
 
 
 def _table(tmp_path):

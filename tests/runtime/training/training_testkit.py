@@ -48,7 +48,7 @@ def write_parquet(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
 
 def write_libsvm(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{label:g} " + " ".join(f"{j}:{v:.9g}" for j, v in enumerate(row)) for label, row in zip(y, x)]
+    lines = [f"{label:g} " + " ".join(f"{j}:{v:.9g}" for j, v in enumerate(row)) for label, row in zip(y, x, strict=False)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
