@@ -14,6 +14,7 @@ from flowcheck.sagemaker import SAGEMAKER, model_container_checks, pipeline_of, 
 
 from ml_platform.config import ENVIRONMENTS
 
+
 @pytest.fixture(scope="module")
 def deployers(platforms, cdk_out):
     return {env: functions(p, cdk_out / f"assembly-{env.capitalize()}")["endpoint_deployer"]

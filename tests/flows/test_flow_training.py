@@ -23,6 +23,7 @@ from flowcheck.sagemaker import (
 
 from ml_platform.config import ENVIRONMENTS
 
+
 def _step(platform, name):
     _, definition = pipeline_of(platform)
     return next(s for s in steps(definition) if s["Name"] == name), definition

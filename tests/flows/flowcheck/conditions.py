@@ -35,7 +35,7 @@ def arn_like(pattern: str, value: str) -> bool:
     pattern_parts, value_parts = pattern.split(":", 5), value.split(":", 5)
     if len(pattern_parts) != 6 or len(value_parts) != 6:
         return False
-    return all(glob_match(p, v) for p, v in zip(pattern_parts, value_parts))
+    return all(glob_match(p, v) for p, v in zip(pattern_parts, value_parts, strict=False))
 
 
 def _number(value: object) -> float | None:
