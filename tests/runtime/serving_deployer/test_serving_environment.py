@@ -4,7 +4,6 @@ package whose inference code lives on S3 (issue 9, defects 1 and 14)."""
 from __future__ import annotations
 
 import pytest
-
 from deployer_testkit import PACKAGE_ARN, package_description
 
 
