@@ -12,18 +12,22 @@ import sys
 import tarfile
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from container_layout import (
+    container_path,
+    features_table,
+    place_code_input,
+    processing_command,
+    processing_input,
+    processing_output,
+)
 from definitions import Synthesized
 from sandbox import base_environment, require_sandbox, run_isolated
-
-TARGET = "is_fraud"
 
 
 @pytest.fixture(scope="session")
@@ -38,43 +42,16 @@ def sandboxed():
     return run_isolated
 
 
-def container_path(root: Path, local_path: str) -> Path:
-    """Where `local_path` (under /opt/ml) of the container lands in the job root on this machine."""
-    assert local_path.startswith("/opt/ml/"), local_path
-    return root / local_path.removeprefix("/opt/ml/")
 
 
-def place_code_input(prod: Synthesized, root: Path, s3_uri: str, local_path: str) -> Path:
-    """An S3Prefix input naming one object: SageMaker copies it under `local_path` by its base name."""
-    target = container_path(root, local_path) / s3_uri.rsplit("/", 1)[-1]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(prod.asset_file(s3_uri).read_bytes())
-    return target
 
 
-def features_table(seed: int = 3) -> pa.Table:
-    """scikit-learn's breast-cancer data (569 rows) as features-zone Parquet: named columns, the label."""
-    from sklearn.datasets import load_breast_cancer
-
-    x, y = load_breast_cancer(return_X_y=True)
-    order = np.random.default_rng(seed).permutation(len(y))
-    columns = {f"f{i:02d}": x[order, i] for i in range(x.shape[1])}
-    return pa.table({**columns, TARGET: y[order].astype(np.int64)})
 
 
-def processing_command(step: dict) -> list[str]:
-    spec = step["Arguments"]["AppSpecification"]
-    return [*spec["ContainerEntrypoint"], *spec.get("ContainerArguments", [])]
 
 
-def processing_input(step: dict, name: str) -> dict:
-    (found,) = [i for i in step["Arguments"]["ProcessingInputs"] if i["InputName"] == name]
-    return found["S3Input"]
 
 
-def processing_output(step: dict, name: str) -> str:
-    (found,) = [o for o in step["Arguments"]["ProcessingOutputConfig"]["Outputs"] if o["OutputName"] == name]
-    return found["S3Output"]["LocalPath"]
 
 
 @pytest.fixture(scope="session")

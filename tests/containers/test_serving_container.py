@@ -12,7 +12,7 @@ import tarfile
 import numpy as np
 import pytest
 import xgboost as xgb
-from conftest import HERE, container_path, processing_output
+from container_layout import HERE, container_path, processing_output
 from sandbox import base_environment
 
 PACKAGE_ARN = "arn:aws:sagemaker:eu-west-1:333333333333:model-package/mlp-prod-models/1"

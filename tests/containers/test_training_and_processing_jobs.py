@@ -9,7 +9,14 @@ import sys
 import tarfile
 
 import pytest
-from conftest import HERE, container_path, place_code_input, processing_command, processing_input, processing_output
+from container_layout import (
+    HERE,
+    container_path,
+    place_code_input,
+    processing_command,
+    processing_input,
+    processing_output,
+)
 from sandbox import base_environment
 
 # The AWS XGBoost image's own metric regex (sagemaker_xgboost_container/algorithm_mode/metrics.py):

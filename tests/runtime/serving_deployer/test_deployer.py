@@ -75,7 +75,7 @@ def test_approval_updates_running_endpoint_blue_green_and_retains_variant_proper
     assert result["action"] == "updated"
     assert not result["model_created"] and not result["endpoint_config_created"]
     policy = settings.endpoint["DeploymentConfig"]
-    assert policy["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "CANARY"
+    assert policy["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"  # staging: one instance, so all at once (issue 9 defect 11)
     assert [a["AlarmName"] for a in policy["AutoRollbackConfiguration"]["Alarms"]] == [
         "mlp-stg-endpoint-5xx-errors", "mlp-stg-endpoint-model-latency"]
 
