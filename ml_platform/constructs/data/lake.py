@@ -77,36 +77,12 @@ class SecureBucket(Construct):
             # `destroy` environments: emptied on `cdk destroy` (all versions), else deletion fails.
             auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
         )
-        acknowledge_auto_delete_provider(self.bucket)
         nag.acknowledge_all(self.bucket, nag.S3_REPLICATION, _REPLICATION_REASON)
         if event_bridge:
             # Native CloudFormation property, not `event_bridge_enabled=True` (which adds CDK's
             # notifications custom-resource Lambda).
             self.bucket.node.default_child.add_property_override(
                 "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
-
-
-_AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
-
-
-def acknowledge_auto_delete_provider(bucket: s3.Bucket) -> None:
-    """CDK's singleton provider that empties `auto_delete_objects` buckets on stack deletion.
-
-    It runs only when CloudFormation deletes the bucket; it is CDK's own code, outside the VPC,
-    with the AWS-managed basic execution policy on its role. Acknowledged once per stack.
-    """
-    provider = cdk.Stack.of(bucket).node.try_find_child(_AUTO_DELETE_PROVIDER)
-    if provider is None or getattr(provider, "_platform_acknowledged", False):
-        return
-    reason = ("CDK's provider that empties this dev environment's buckets runs only when CloudFormation "
-              "deletes them (removal_policy destroy); it needs the S3 API, not VPC placement, reserved "
-              "concurrency or a DLQ, and CloudFormation reports its failures")
-    for child in provider.node.children:
-        if isinstance(child, cdk.CfnResource) and child.cfn_resource_type in ("AWS::Lambda::Function", "AWS::IAM::Role"):
-            rules = (nag.LAMBDA_IN_VPC + nag.LAMBDA_CONCURRENCY + nag.LAMBDA_DLQ + ["AwsSolutions-L1"]
-                     if child.cfn_resource_type == "AWS::Lambda::Function" else ["AwsSolutions-IAM4"])
-            nag.acknowledge_all(child, rules, reason)
-    provider._platform_acknowledged = True  # type: ignore[attr-defined]
 
 
 def access_log_bucket(scope: Construct, construct_id: str, *, expiration_days: int,
@@ -131,7 +107,6 @@ def access_log_bucket(scope: Construct, construct_id: str, *, expiration_days: i
         removal_policy=removal_policy,
         auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
     )
-    acknowledge_auto_delete_provider(bucket)
     nag.acknowledge_all(bucket, [f"{pack}-S3DefaultEncryptionKMS"
                                  for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")],
                         "S3 server access logging can only deliver to SSE-S3 buckets (AWS S3 user guide, "
