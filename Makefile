@@ -20,10 +20,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup synth test lint check typecheck bench rehearse rehearse-labeling clean feature-lock workspaces-lock
 
-$(PY_STAMP): requirements.txt requirements-dev.txt
+$(PY_STAMP): requirements.txt requirements-dev.txt requirements-image-toolkit.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --upgrade --target $(VENV)/image-toolkit -r requirements-image-toolkit.txt
 	touch $@
 
 $(NODE_STAMP): package.json

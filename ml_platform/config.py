@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ml_platform.config_sections.base import (
     AccountId,
@@ -33,6 +33,10 @@ from ml_platform.constructs.training.xgboost_image import XGBOOST_IMAGE_ACCOUNTS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+# Lambda refuses a reservation that leaves fewer unreserved concurrent executions than this.
+_UNRESERVED_MINIMUM = 100
 
 
 class ConfigError(Exception):
@@ -62,6 +66,22 @@ class PlatformConfig(Section):
     workspaces: WorkspacesConfig = WorkspacesConfig()
     labeling: LabelingConfig = LabelingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    # The account's "Concurrent executions" Lambda quota in this region (Service Quotas). New accounts
+    # can start far below the usual 1000, and Lambda keeps 100 of it unreserved.
+    lambda_concurrency_quota: int = Field(default=1000, ge=10)
+
+    @model_validator(mode="after")
+    def _reserved_concurrency_fits(self) -> "PlatformConfig":
+        reserved = {"streaming.transform_reserved_concurrency": self.streaming.transform_reserved_concurrency,
+                    "endpoint.deployer_reserved_concurrency": self.endpoint.deployer_reserved_concurrency,
+                    "endpoint.api_proxy_reserved_concurrency": self.endpoint.api_proxy_reserved_concurrency}
+        total = sum(v for v in reserved.values() if v)
+        if total and total > self.lambda_concurrency_quota - _UNRESERVED_MINIMUM:
+            named = ", ".join(f"{k}={v}" for k, v in reserved.items() if v)
+            raise ValueError(f"lambda_concurrency_quota: reserved concurrency {total} ({named}) leaves less than "
+                             f"the {_UNRESERVED_MINIMUM} unreserved executions Lambda requires of a quota of "
+                             f"{self.lambda_concurrency_quota}; raise the quota or reserve less (null: unreserved)")
+        return self
 
     @field_validator("region")
     @classmethod

@@ -41,6 +41,7 @@ class RolePurpose(StrEnum):
     LAKE_FORMATION_DATA_ACCESS = "lake-formation-data-access"
     ANALYST = "analyst"
     STREAM_TRANSFORM = "stream-transform"
+    STREAM_PRODUCER = "stream-producer"
     FIREHOSE_DELIVERY = "firehose-delivery"
     GLUE_ETL = "glue-etl"
     GLUE_CRAWLER = "glue-crawler"
@@ -79,6 +80,9 @@ class RolePurpose(StrEnum):
     # delivery (tooling account)
     DELIVERY_PIPELINE = "delivery-pipeline"
     DELIVERY_SYNTH = "delivery-synth"
+    DELIVERY_PROMOTE = "delivery-promote-model"  # the post-Prod step's CodeBuild role
+    # serving, assumed by the delivery pipeline's promote step (cross-account)
+    MODEL_PROMOTION = "model-promotion"
 
 
 # Where the SageMaker training pipeline writes everything it produces in the artifacts bucket

@@ -66,6 +66,26 @@ def latest_approved_package_arn(sm, group: str) -> str:
     return summaries[0]["ModelPackageArn"]
 
 
+def serving_environment(settings: Settings, package: dict) -> dict[str, str]:
+    """The package container's environment plus `SAGEMAKER_REGION`, checked to start where it runs.
+
+    A network-isolated model cannot download anything: script-mode code named by an S3
+    `SAGEMAKER_SUBMIT_DIRECTORY` (packages registered before the code moved into model.tar.gz)
+    would fail at container start, so such a package is refused here with the reason.
+    """
+    container = package["InferenceSpecification"]["Containers"][0]
+    environment = dict(container.get("Environment") or {})
+    submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    if settings.in_vpc and submit.startswith("s3://"):
+        raise DeploymentError(
+            f"model package {package['ModelPackageArn']} reads its inference code from {submit}, which a "
+            "network-isolated model cannot download; register a model whose archive carries code/ "
+            "(SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code); nothing deployed")
+    if settings.region:
+        environment["SAGEMAKER_REGION"] = settings.region
+    return environment
+
+
 def model_request(settings: Settings, package: dict) -> dict:
     """CreateModel arguments: from the package, with the platform's role and network settings."""
     arn = package["ModelPackageArn"]
@@ -73,7 +93,9 @@ def model_request(settings: Settings, package: dict) -> dict:
         image = package["InferenceSpecification"]["Containers"][0]["Image"]
         container = {"Image": image, "ModelDataUrl": settings.multi_model_prefix, "Mode": "MultiModel"}
     else:
-        container = {"ModelPackageName": arn}
+        # The package's image and archive, with its environment given explicitly (as the SDK's
+        # ModelPackage does) so that SAGEMAKER_REGION is the region the model runs in.
+        container = {"ModelPackageName": arn, "Environment": serving_environment(settings, package)}
     body: dict = {"PrimaryContainer": container, "ExecutionRoleArn": settings.execution_role_arn,
                   "EnableNetworkIsolation": settings.in_vpc}
     if settings.in_vpc:

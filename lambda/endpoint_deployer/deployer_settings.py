@@ -22,6 +22,7 @@ class Settings:
     security_group_ids: tuple[str, ...]
     multi_model_prefix: str | None
     multi_model_kms_key_id: str | None = None   # the models key: archives staged for a multi-model endpoint
+    region: str = ""                             # where the model runs (Lambda's AWS_REGION)
 
     @property
     def endpoint_name(self) -> str:
@@ -54,4 +55,5 @@ def settings_from(env: dict[str, str] | None = None) -> Settings:
         security_group_ids=_split(env.get("SECURITY_GROUP_IDS", "")),
         multi_model_prefix=env.get("MULTI_MODEL_PREFIX") or None,
         multi_model_kms_key_id=env.get("MULTI_MODEL_KMS_KEY_ID") or None,
+        region=env.get("AWS_REGION", ""),
     )

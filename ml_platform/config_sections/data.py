@@ -16,7 +16,8 @@ class StreamingConfig(Section):
     retention_hours: int = Field(default=24, ge=24, le=8760)
     buffer_interval_seconds: int = Field(default=300, ge=60, le=900)
     buffer_size_mib: int = Field(default=128, ge=64, le=128)
-    transform_reserved_concurrency: int = Field(default=5, ge=1, le=1000)
+    # Reserved Lambda concurrency of the transform (None: unreserved; see lambda_concurrency_quota).
+    transform_reserved_concurrency: int | None = Field(default=None, ge=1, le=1000)
 
 
 class EtlConfig(Section):

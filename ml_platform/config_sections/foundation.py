@@ -70,12 +70,31 @@ class ZoneLifecycle(Section):
         return self
 
 
+# Zones whose objects are read again and again, whatever their age: an object in Glacier answers
+# GetObject with InvalidObjectState, so these zones may not tier to Glacier (Intelligent-Tiering
+# without its opt-in archive tiers stays instantly readable). Raw is read once per object:
+# raw_to_curated's job bookmark picks only new files (a bookmark reset would need a restore).
+_ALWAYS_READ = {
+    "curated": "curated_to_features reads the whole curated zone every night, and analysts query it in Athena",
+    "features": "the crawler and every training run read the features zone, and analysts query it in Athena",
+    "artifacts": "an endpoint reads its model.tar.gz whenever an instance starts, however old the model is",
+}
+
+
 class DataLakeConfig(Section):
     raw: ZoneLifecycle
     curated: ZoneLifecycle
     features: ZoneLifecycle
     artifacts: ZoneLifecycle
     access_log_expiration_days: PositiveDays = 365
+
+    @model_validator(mode="after")
+    def _no_glacier_where_always_read(self) -> "DataLakeConfig":
+        for zone, reader in _ALWAYS_READ.items():
+            if getattr(self, zone).glacier_days is not None:
+                raise ValueError(f"{zone}.glacier_days: {reader}; objects moved to Glacier would fail those reads "
+                                 "(InvalidObjectState). Leave it unset (Intelligent-Tiering keeps them readable)")
+        return self
 
 
 class AlertsConfig(Section):

@@ -1,6 +1,7 @@
 """Serving section: endpoint mode, autoscaling, rollout and the approval-driven deployer."""
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -46,7 +47,8 @@ class EndpointConfig(Section):
     serverless_provisioned_concurrency: int | None = Field(default=None, ge=1, le=200)
     async_max_concurrent_invocations: int = Field(default=4, ge=1, le=1000)
     async_backlog_per_instance: int = Field(default=5, ge=1)
-    rollout: Literal["all_at_once", "canary", "linear"] = "canary"
+    # canary/linear need a fleet of at least two (see `_rollout_fits`); serverless: all_at_once only.
+    rollout: Literal["all_at_once", "canary", "linear"] = "all_at_once"
     canary_percent: int = Field(default=10, ge=1, le=50)
     linear_step_percent: int = Field(default=20, ge=10, le=50)
     rollout_wait_seconds: int = Field(default=300, ge=0, le=3600)
@@ -58,11 +60,12 @@ class EndpointConfig(Section):
     initial_model_data_url: str | None = None
     image_uri: str | None = None
     auto_deploy_on_approval: bool = True
-    deployer_reserved_concurrency: int = Field(default=2, ge=1, le=10)
+    # Reserved Lambda concurrency (None: unreserved); the total is checked against the account quota.
+    deployer_reserved_concurrency: int | None = Field(default=None, ge=1, le=10)
     api_gateway: bool = False  # REST API (IAM auth) + proxy Lambda in front of the endpoint
     api_throttle_rate_per_second: float = Field(default=50, gt=0)
     api_throttle_burst: int = Field(default=100, ge=1)
-    api_proxy_reserved_concurrency: int = Field(default=20, ge=1, le=1000)
+    api_proxy_reserved_concurrency: int | None = Field(default=None, ge=1, le=1000)
     api_waf: bool = False  # WAFv2 web ACL on the API stage (managed rule groups + per-IP rate rule)
     api_waf_rate_limit: int = Field(default=2000, ge=100, le=2_000_000_000)  # requests per IP per 5 minutes
 
@@ -114,7 +117,27 @@ class EndpointConfig(Section):
         for window in self.scheduled_scaling:
             if window.max_instances < window.min_instances:
                 raise ValueError(f"scheduled_scaling {window.name}: max_instances must be >= min_instances")
+        self._rollout_fits()
         return self
+
+    def _rollout_fits(self) -> None:
+        """SageMaker's limits on blue/green traffic shifting (TrafficRoutingConfig, deployment guardrails).
+
+        Guardrails apply to real-time and asynchronous endpoints only; a canary must be at most 50% of
+        the fleet and a linear step 10-50%. A percentage resolves to at least one instance, so on the
+        smallest fleet (min_instances) one instance must still be no more than half of it.
+        """
+        if self.rollout == "all_at_once":
+            return
+        if self.mode == "serverless":
+            raise ValueError(f"rollout {self.rollout!r}: deployment guardrails (canary, linear) apply to real-time "
+                             "and asynchronous endpoints only; a serverless endpoint needs rollout all_at_once")
+        percent = self.canary_percent if self.rollout == "canary" else self.linear_step_percent
+        step = max(1, math.ceil(self.min_instances * percent / 100))
+        if step * 2 > self.min_instances:
+            raise ValueError(f"rollout {self.rollout!r}: a {percent}% step of {self.min_instances} instance(s) "
+                             f"(min_instances) is {step} instance(s), more than the 50% of the fleet SageMaker allows; "
+                             "use min_instances >= 2 or rollout all_at_once")
 
     @property
     def has_initial_model(self) -> bool:

@@ -7,6 +7,20 @@ from pydantic import Field, field_validator, model_validator
 
 from ml_platform.config_sections.base import INSTANCE_TYPE, Section
 
+# The AWS XGBoost image counts as the built-in algorithm: a tuning job on it accepts only the built-in's
+# hyperparameter names (aws/sagemaker-python-sdk#2226), as listed in the SageMaker developer guide
+# ("XGBoost hyperparameters"); train.py's own extras (checkpoint_frequency, data_cache_mb, ...) are
+# therefore never sent by the pipeline.
+BUILT_IN_HYPERPARAMETERS = frozenset({
+    "num_class", "num_round", "alpha", "base_score", "booster", "colsample_bylevel", "colsample_bynode",
+    "colsample_bytree", "csv_weights", "deterministic_histogram", "early_stopping_rounds", "eta",
+    "eval_metric", "gamma", "grow_policy", "interaction_constraints", "lambda", "lambda_bias", "max_bin",
+    "max_delta_step", "max_depth", "max_leaves", "min_child_weight", "monotone_constraints",
+    "normalize_type", "nthread", "objective", "one_drop", "process_type", "rate_drop", "refresh_leaf",
+    "sample_type", "scale_pos_weight", "seed", "single_precision_histogram", "sketch_eps", "skip_drop",
+    "subsample", "tree_method", "tweedie_variance_power", "updater", "use_dask_gpu_training",
+    "verbosity", "_kfold", "_num_cv_round"})
+
 
 class TuningRange(Section):
     """One hyperparameter the tuning job searches."""
@@ -39,6 +53,10 @@ class TrainingConfig(Section):
     max_wait_seconds: int = Field(default=7200, ge=60, le=432000)
     tuning_max_jobs: int = Field(default=10, ge=1, le=500)
     tuning_max_parallel_jobs: int = Field(default=2, ge=1, le=100)
+    # The account's Service Quotas value "<training instance type> for spot training job usage"
+    # (new accounts often have 0 for ml.p3): what the tuning job runs at once must fit. Every shipped
+    # config declares it (tests/infra/test_config_runtime_limits.py); None skips the check.
+    spot_instance_quota: int | None = Field(default=None, ge=0)
     tuning_objective_metric: str = "validation:auc"
     min_auc_to_register: float = Field(default=0.8, ge=0, le=1)
     # EventBridge schedule expression, e.g. cron(0 3 ? * MON *); None: no scheduled retraining.
@@ -78,7 +96,23 @@ class TrainingConfig(Section):
             raise ValueError("max_wait_seconds must be >= max_runtime_seconds for managed spot")
         if self.tuning_max_parallel_jobs > self.tuning_max_jobs:
             raise ValueError("tuning_max_parallel_jobs must be <= tuning_max_jobs")
+        self._check_spot_quota()
+        unknown = sorted((set(self.static_hyperparameters) | {r.name for r in self.tuning_ranges})
+                         - BUILT_IN_HYPERPARAMETERS)
+        if unknown:
+            raise ValueError(f"hyperparameter(s) {unknown} are not the built-in XGBoost algorithm's; tuning jobs "
+                             "on the AWS XGBoost image refuse any other name")
         return self
+
+    def _check_spot_quota(self) -> None:
+        if not self.use_spot:
+            return
+        needed = self.tuning_max_parallel_jobs * self.instance_count
+        if self.spot_instance_quota is not None and needed > self.spot_instance_quota:
+            raise ValueError(f"tuning_max_parallel_jobs x instance_count = {self.tuning_max_parallel_jobs} x "
+                             f"{self.instance_count} = {needed} {self.training_instance_type} spot instances, "
+                             f"above spot_instance_quota {self.spot_instance_quota}: request a quota increase "
+                             "or lower the parallelism")
 
     @property
     def training_instance_type(self) -> str:

@@ -11,10 +11,12 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import Construct
 
 from ml_platform.config import PipelineConfig, PlatformConfig
+from ml_platform.constants import RolePurpose
 from ml_platform.constructs.delivery.delivery_pipeline import (
     ApprovalTopic,
     BuildLogs,
@@ -33,6 +35,7 @@ from ml_platform.tagging import CostAllocationTags
 SYNTH_OUTPUT_DIR = "cdk.pipeline.out"
 SYNTH_COMMANDS = ("make synth",)
 APPROVAL_STEP_ID = "PromoteToProd"
+PROMOTE_STEP_ID = "DeployApprovedModel"
 
 
 class DeliveryPipelineStack(PlatformStack):
@@ -82,13 +85,14 @@ class DeliveryPipelineStack(PlatformStack):
             self.approval_topic = ApprovalTopic(self, "ApprovalTopic", email=config.approval_email,
                                                 topic_name=f"{config.name_prefix}-prod-approval").topic
         self.stages: list[MlPlatformStage] = []
+        self.promote_step: pipelines.CodeBuildStep | None = None
         *earlier, last = environments
         for env_config in earlier:
             self._add_stage(env_config)
         self._add_stage(last, pre=[pipelines.ManualApprovalStep(
             APPROVAL_STEP_ID, notification_topic=self.approval_topic,
             comment=f"Promote the release already running in {earlier[-1].environment} to "
-                    f"{last.environment} ({last.account}/{last.region})?")])
+                    f"{last.environment} ({last.account}/{last.region})?")], source=source, promote_model=True)
         self.pipeline.build_pipeline()
         # cfn-lint E3703 checks each deploy action's RoleArn against the IAM role ARN format and cannot
         # evaluate CDK's Fn::Join of AWS::Partition (it reports "prefer Fn::Sub"): the ARNs are the
@@ -96,13 +100,37 @@ class DeliveryPipelineStack(PlatformStack):
         self.pipeline.pipeline.node.default_child.add_metadata(
             "cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
         self.artifact_access_logs = harden_artifact_bucket(self, "ArtifactAccessLogs", pipeline=self.pipeline)
-        acknowledge_delivery_pipeline_findings(self.pipeline, self.roles)
+        acknowledge_delivery_pipeline_findings(self.pipeline, self.roles, self.promote_step)
         # The tooling tags go on the pipeline's own resources; each stage tags its resources itself.
         for child in self.node.children:
             if not isinstance(child, cdk.Stage):
                 cdk.Aspects.of(child).add(CostAllocationTags(config.tags.as_dict()))
 
-    def _add_stage(self, env_config: PlatformConfig, *, pre: Sequence[pipelines.Step] = ()) -> None:
-        stage = MlPlatformStage(self, env_config.environment.capitalize(), config=env_config)
-        self.pipeline.add_stage(stage, pre=list(pre))
+    def _add_stage(self, env_config: PlatformConfig, *, pre: Sequence[pipelines.Step] = (),
+                   source: pipelines.IFileSetProducer | None = None, promote_model: bool = False) -> None:
+        promoter = self.roles.promote_role_arn if promote_model else None
+        stage = MlPlatformStage(self, env_config.environment.capitalize(), config=env_config, promoter_arn=promoter)
+        post: list[pipelines.Step] = []
+        if promote_model and stage.serving:
+            self.promote_step = self._promote_model_step(stage, env_config, source)
+            post.append(self.promote_step)
+        self.pipeline.add_stage(stage, pre=list(pre), post=post)
         self.stages.append(stage)
+
+    def _promote_model_step(self, stage: MlPlatformStage, env_config: PlatformConfig,
+                            source: pipelines.IFileSetProducer | None) -> pipelines.CodeBuildStep:
+        """After the stage's stacks: deploy the newest approved package to its endpoint and smoke-test it
+        (scripts/promote_model.py), as the promote role assuming the stage's model-promotion role.
+        The stage has no approval rule (prod), so this step is what puts an approved model in service."""
+        promotion = stage.serving.promotion if stage.serving else None
+        assert promotion is not None and source is not None
+        self.roles.promote.add_to_principal_policy(iam.PolicyStatement(
+            sid="AssumeModelPromotionRole", actions=["sts:AssumeRole"],
+            resources=[f"arn:aws:iam::{env_config.account}:role/{stage.naming.role_name(RolePurpose.MODEL_PROMOTION)}"]))
+        return pipelines.CodeBuildStep(
+            PROMOTE_STEP_ID, input=source, role=self.roles.promote,
+            env_from_cfn_outputs={"PROMOTION_ROLE_ARN": promotion.role_arn_output,
+                                  "DEPLOYER_FUNCTION": promotion.deployer_output,
+                                  "ENDPOINT_NAME": promotion.endpoint_output},
+            commands=["python3 scripts/promote_model.py --role-arn \"$PROMOTION_ROLE_ARN\" --function-name "
+                      f"\"$DEPLOYER_FUNCTION\" --endpoint-name \"$ENDPOINT_NAME\" --region {env_config.region}"])

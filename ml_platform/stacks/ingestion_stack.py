@@ -19,7 +19,7 @@ from ml_platform.constructs.data.lake_formation import LakeGovernance
 from ml_platform.constructs.data.stream import EventStream
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.roles import PlatformRole
-from ml_platform.constructs.foundation.vpc_function import AsyncFailures, FunctionPlacement, VpcFunction
+from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
 from ml_platform.grant_acknowledgments import KMS, S3_READ_WRITE, acknowledge_grants, object_arns
 from ml_platform.naming import Naming
 from ml_platform.paths import LAMBDA_ROOT
@@ -39,22 +39,33 @@ class IngestionStack(PlatformStack):
         streaming = config.streaming
         raw = bucket_ref(self, "RawBucket", lake.raw)
         log_retention = retention(config.log_retention_days)
-        self.stream = EventStream(
+        events = EventStream(
             self, "Events", key=streaming_key, retention_hours=streaming.retention_hours,
             shard_count=None if streaming.on_demand else streaming.shard_count,
-            removal_policy=removal_policy).stream
+            removal_policy=removal_policy)
+        self.stream = events.stream
+        # The producer path: applications of this account assume this role and PutRecords JSON events
+        # in the shape of lambda/firehose_transform/event_schema.json (the streaming key admits it).
+        self.producer_role = PlatformRole(
+            self, "ProducerRole", role_name=naming.role_name(RolePurpose.STREAM_PRODUCER),
+            assumed_by=iam.AccountPrincipal(config.account),
+            description="Event producers: put card-transaction events on the stream")
+        events.grant_write(self.producer_role)
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+            self.producer_role.acknowledge_wildcard(
+                f"Action::{action}", "CDK's Kinesis grant_write: the data-key and re-encrypt variants Kinesis uses "
+                                     "with the stream's one key (the key ARN is the only resource)")
         transform_role = PlatformRole(
             self, "TransformRole", role_name=naming.role_name(RolePurpose.STREAM_TRANSFORM),
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Firehose transform Lambda: validates and normalises events")
-        # Firehose invokes synchronously; the dead-letter queue kept here is issue 9's to remove
-        # (async_failures=None once it is).
         self.transform = VpcFunction(
             self, "Transform", asset=LAMBDA_ROOT / "firehose_transform", role=transform_role,
             placement=FunctionPlacement(vpc=network.vpc, subnets=network.private_subnets,
                                         security_group=network.workload_security_group),
             reserved_concurrency=streaming.transform_reserved_concurrency, environment_key=streaming_key,
-            async_failures=AsyncFailures(key=streaming_key), logs_key=logs_key, log_retention=log_retention,
+            # Firehose invokes it synchronously: it sees each error itself (then the errors/ prefix), no DLQ.
+            async_failures=None, logs_key=logs_key, log_retention=log_retention,
             removal_policy=removal_policy, environment={"LOG_LEVEL": "INFO"},
             description="Validates card-transaction events against event_schema.json for Firehose")
         delivery_role = PlatformRole(
@@ -68,6 +79,8 @@ class IngestionStack(PlatformStack):
             table_name=catalog.events_table_name, catalog_id=config.account, region=config.region,
             buffer_interval_seconds=streaming.buffer_interval_seconds, buffer_size_mib=streaming.buffer_size_mib,
             logs_key=logs_key, log_retention=log_retention, removal_policy=removal_policy)
+        # Firehose reads the raw table's schema when the stream is created: after its DESCRIBE grants.
+        self.delivery.delivery_stream.node.add_dependency(*governance.permissions_for(delivery_role))
         self._acknowledge(transform_role, delivery_role, raw)
         if alerts_topic is not None:
             delivery_alarms(self, delivery_stream=self.delivery.delivery_stream,

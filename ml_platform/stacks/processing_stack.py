@@ -154,6 +154,8 @@ class ProcessingStack(PlatformStack):
         self.buckets["features"].grant_read(role, f"{FEATURES_PREFIX}*")
         self.security.grant_use(role)
         governance.grant_read_write(role, zones=("features",))
+        # The features bucket is a registered location: creating its tables needs this too.
+        governance.grant_data_location(role, zone="features")
         acknowledge_grants(role, actions=S3_READ + KMS, resources={
             object_arns(self.buckets["features"], FEATURES_PREFIX):
                 "The crawler reads the feature datasets' Parquet part files, whose names Spark generates",

@@ -33,6 +33,7 @@ from ml_platform.constructs.serving.endpoint import ModelEndpoint, RollbackAlarm
 from ml_platform.constructs.serving.endpoint_api import EndpointApi
 from ml_platform.constructs.serving.endpoint_deployer import EndpointDeployer
 from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
+from ml_platform.constructs.serving.model_promotion import ModelPromotionAccess
 from ml_platform.constructs.serving.model_role import ModelExecutionRole
 from ml_platform.constructs.training.model_registry import ModelRegistry
 from ml_platform.naming import Naming
@@ -51,7 +52,7 @@ class ServingStack(PlatformStack):
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  artifacts: s3.IBucket, models_key: kms.IKey, logs_key: kms.IKey,
                  registry: ModelRegistry, removal_policy: cdk.RemovalPolicy,
-                 alerts_topic: sns.ITopic | None = None, **kwargs: Any) -> None:
+                 alerts_topic: sns.ITopic | None = None, promoter_arn: str | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         endpoint = config.endpoint
         # The artifacts bucket is named by its stable physical name (Naming) instead of a cross-stack
@@ -97,6 +98,11 @@ class ServingStack(PlatformStack):
             scaling_rule=not endpoint.has_initial_model, removal_policy=removal_policy,
             multi_model_prefix=f"{bucket_uri}/{MULTI_MODEL_PREFIX}/" if endpoint.multi_model else None,
             model_source_prefix=f"{bucket_uri}/{PIPELINES_PREFIX}/")
+        self.promotion = None
+        if promoter_arn:
+            self.promotion = ModelPromotionAccess(
+                self, "Promotion", role_name=naming.role_name(RolePurpose.MODEL_PROMOTION), promoter_arn=promoter_arn,
+                deployer=self.deployer.function, endpoint_name=self.spec.endpoint_name)
         self.api = None
         if endpoint.api_gateway:
             self.api = EndpointApi(

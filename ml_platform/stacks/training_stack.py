@@ -1,7 +1,6 @@
 """Training stack: the SageMaker training pipeline, its model registry, roles and triggers."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_cdk import aws_iam as iam
@@ -13,6 +12,7 @@ from constructs import Construct
 from ml_platform.config import PlatformConfig
 from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
 from ml_platform.constructs.data.lake import DataLake, grant_prefix_read, grant_prefix_read_write
+from ml_platform.constructs.foundation.keys import grant_volume_encryption
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.monitoring.baseline_step import baseline_arguments
@@ -69,12 +69,15 @@ class TrainingStack(PlatformStack):
             model_package_group=self.registry.group_name, training=t,
             placement=Placement(subnet_ids=tuple(f"${{Subnet{i}}}" for i in range(len(subnet_ids))),
                                 security_group_id="${WorkloadSg}", kms_key_arn="${ModelsKey}"),
-            metric_definitions=json.loads((TRAINING_CODE / "metric_definitions.json").read_text()),
             baseline_arguments=baseline_arguments(config.monitoring))
         self.pipeline = TrainingPipeline(self, "TrainingPipeline", spec=spec, values=values,
                                          role=self.pipeline_role,
                                          job_roles=[self.processing_role, self.training_role])
         self.pipeline.pipeline.node.add_dependency(self.registry.group)
+        # Every job's volume (and the transform model's) is encrypted with the models key: the
+        # pipeline role creates the jobs, the job roles run them.
+        for role in (self.pipeline_role, self.processing_role, self.training_role):
+            grant_volume_encryption(models_key, role)
         self._grant_data(lake, naming, t.training_ready_prefix)
         self.events_role = PlatformRole(
             self, "EventsRole", role_name=naming.role_name(EVENTS_ROLE),

@@ -37,7 +37,7 @@ KEY_USERS: dict[KeyDomain, tuple[RolePurpose, ...]] = {
                        R.EMR_SERVERLESS_JOB, R.SAGEMAKER_PROCESSING, R.SAGEMAKER_TRAINING, R.SAGEMAKER_PIPELINE,
                        R.MONITORING_JOB, R.MONITORING_RUNNER, R.MODEL_MONITOR),
     KeyDomain.LOGS: (R.GLUE_ETL, R.GLUE_CRAWLER),
-    KeyDomain.STREAMING: (R.FIREHOSE_DELIVERY, R.STREAM_TRANSFORM),
+    KeyDomain.STREAMING: (R.FIREHOSE_DELIVERY, R.STREAM_TRANSFORM, R.STREAM_PRODUCER),
 }
 
 
@@ -53,10 +53,13 @@ def key_users(config: PlatformConfig) -> dict[KeyDomain, tuple[RolePurpose, ...]
 class MlPlatformStage(cdk.Stage):
     """Every stack of one environment, named `<Env>/<Stack>` (e.g. `Dev/Network`)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig,
+                 promoter_arn: str | None = None) -> None:
+        """`promoter_arn`: the delivery pipeline's role that deploys a model after promoting this stage
+        (it gets a model-promotion role in the Serving stack)."""
         super().__init__(scope, construct_id,
                          env=cdk.Environment(account=config.account, region=config.region))
-        self.config, self.naming = config, Naming.of(config)
+        self.config, self.naming, self.promoter_arn = config, Naming.of(config), promoter_arn
         self.removal = cdk.RemovalPolicy.DESTROY if config.destroy_on_delete else cdk.RemovalPolicy.RETAIN
         self._foundation()
         self._training_and_serving()
@@ -108,7 +111,7 @@ class MlPlatformStage(cdk.Stage):
             vpc_subnets=net.private_subnets, security_group=net.workload_security_group,
             artifacts=self.data_lake.lake.artifacts, models_key=keys.models, logs_key=keys.logs,
             registry=self.training.registry,
-            alerts_topic=self.operations.alerts_topic, removal_policy=self.removal,
+            alerts_topic=self.operations.alerts_topic, removal_policy=self.removal, promoter_arn=self.promoter_arn,
             description=self._describe("model endpoint, rollout alarms and approval-driven deployer"))
         self.serving.add_stack_dependency(self.training)  # the approval rule names its model package group
 
@@ -170,6 +173,9 @@ class MlPlatformStage(cdk.Stage):
             stack.add_stack_dependency(self.catalog)
         # Processing grants Lake Formation access to the SageMaker roles by ARN: they must exist first.
         self.processing.add_stack_dependency(self.training)
+        # Both stacks create Lake Formation permissions; deployed in parallel (CDK Pipelines waves)
+        # they would race with ConcurrentModificationException. One after the other.
+        self.processing.add_stack_dependency(self.ingestion)
         self.feature_store: FeatureStoreStack | None = None
         if config.features.enabled:
             self.feature_store = FeatureStoreStack(

@@ -53,9 +53,6 @@ def test_every_alert_source_can_publish_to_the_encrypted_topic(platforms, env):
     assert_authorized(platforms[env], flow)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,  # the flow is denied, nothing else
-                   reason="issue 9 defect 7: the deployer's dead-letter queue uses the models key "
-                          "and the deployer role lacks kms:GenerateDataKey/kms:Decrypt for it")
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_deployer_failures_reach_its_dead_letter_queue(platforms, cdk_out, env):
     # EventBridge invokes the deployer asynchronously; after its retries Lambda sends the event to
@@ -67,10 +64,6 @@ def test_deployer_failures_reach_its_dead_letter_queue(platforms, cdk_out, env):
     assert_authorized(platform, Flow(f"{env}: deployer dead letters", checks))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,  # the flow is denied, nothing else
-                   reason="issue 9 defect 7: queues on functions only invoked synchronously "
-                          "(Firehose, API Gateway) are never used; their roles cannot use the "
-                          "queues' keys either")
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_synchronously_invoked_functions_have_no_unusable_dead_letter_queue(platforms, cdk_out, env):
     platform = platforms[env]

@@ -73,10 +73,6 @@ def test_firehose_delivers_the_stream_to_the_raw_zone(platforms, env):
     assert_authorized(platforms[env], firehose_flow(platforms[env]))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,  # the flow is denied, nothing else
-                   reason="not in issue 9: Firehose's documented delivery-role policy for Lambda "
-                          "transforms includes lambda:GetFunctionConfiguration; the role has only "
-                          "lambda:InvokeFunction (runtime impact unverified)")
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_firehose_reads_its_transform_configuration(platforms, env):
     platform = platforms[env]
@@ -163,9 +159,6 @@ def crawler_flow(platform, *, with_location: bool) -> Flow:
     return flow
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,  # the flow is denied, nothing else
-                   reason="issue 9 defect 5: creating tables in a Lake Formation-registered "
-                          "location needs DATA_LOCATION_ACCESS, which the crawler role lacks")
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_features_crawler_catalogs_the_datasets(platforms, env):
     assert_authorized(platforms[env], crawler_flow(platforms[env], with_location=True))
@@ -216,9 +209,6 @@ def test_analyst_queries_the_curated_zone_with_athena(platforms, env):
         assert_authorized(platform, flow)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,  # the flow is denied, nothing else
-                   reason="issue 9 defect 13: nothing can write to the stream: no producer is "
-                          "granted kinesis:PutRecord(s) and the streaming key admits none")
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_a_producer_writes_to_the_stream(platforms, env):
     # The producers are the roles the templates let put records on the stream; each must be able to

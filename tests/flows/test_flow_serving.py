@@ -14,12 +14,6 @@ from flowcheck.sagemaker import SAGEMAKER, model_container_checks, pipeline_of, 
 
 from ml_platform.config import ENVIRONMENTS
 
-DEFECT_1 = pytest.mark.xfail(
-    strict=True, raises=AssertionError,  # the flow is denied, nothing else
-    reason="issue 9 defect 1: the served model's code is read from the "
-           "CDK assets bucket (SAGEMAKER_SUBMIT_DIRECTORY), which the "
-           "model role may not read")
-
 
 @pytest.fixture(scope="module")
 def deployers(platforms, cdk_out):
@@ -139,7 +133,6 @@ def endpoint_runtime_flow(platform, deployer, *, with_code: bool) -> Flow:
     return flow
 
 
-@DEFECT_1
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_endpoint_serves_the_registered_model(platforms, deployers, env):
     assert_authorized(platforms[env], endpoint_runtime_flow(platforms[env], deployers[env], with_code=True))

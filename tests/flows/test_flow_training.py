@@ -23,18 +23,12 @@ from flowcheck.sagemaker import (
 
 from ml_platform.config import ENVIRONMENTS
 
-DEFECT_2 = pytest.mark.xfail(
-    strict=True, raises=AssertionError,  # the flow is denied, nothing else
-    reason="issue 9 defect 2: volume keys need kms:CreateGrant "
-           "(kms:GrantIsForAWSResource) in the pipeline and job roles")
-
 
 def _step(platform, name):
     _, definition = pipeline_of(platform)
     return next(s for s in steps(definition) if s["Name"] == name), definition
 
 
-@DEFECT_2
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_pipeline_role_starts_every_job(platforms, env):
     # GIVEN the synthesized pipeline, WHEN SageMaker Pipelines runs it as its role,
@@ -58,7 +52,6 @@ def test_pipeline_role_starts_every_job_without_its_volume_keys(platforms, env):
     assert_authorized(platform, flow)
 
 
-@DEFECT_2
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 @pytest.mark.parametrize("step_name", ["Preprocess", "Evaluate"])
 def test_processing_job_runs(platforms, env, step_name):
@@ -81,7 +74,6 @@ def test_processing_job_data_path(platforms, env, step_name):
     assert_authorized(platform, Flow(f"{env}: {step_name} data path", checks))
 
 
-@DEFECT_2
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_tuning_trials_train(platforms, env):
     platform = platforms[env]
@@ -101,7 +93,6 @@ def test_tuning_trials_data_path(platforms, env):
     assert_authorized(platform, Flow(f"{env}: tuning trial data path", checks))
 
 
-@DEFECT_2
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_batch_transform_of_the_test_set_runs(platforms, env):
     # The transform job runs as the model's execution role (the Model step's ExecutionRoleArn).
@@ -123,3 +114,18 @@ def test_batch_transform_of_the_test_set_runs(platforms, env):
     flow.add(s3_write(platform, role, value(output["S3OutputPath"], definition), "step BatchTransformTest: output",
                       output.get("KmsKeyId")))
     assert_authorized(platform, flow)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_pipeline_role_cannot_create_a_tuning_job_without_network_isolation(platforms, env):
+    # The tuning grant is scoped by what the job is, not by its name (issue 9 defect 9): the same
+    # request for a job that is not network-isolated is denied.
+    from dataclasses import replace
+
+    platform = platforms[env]
+    role, definition = pipeline_of(platform)
+    (tuning,) = [s for s in steps(definition) if s["Type"] == "Tuning"]
+    (create,) = [c for c in caller_checks(platform, role, tuning) if c.action == "sagemaker:CreateHyperParameterTuningJob"]
+    assert create.decide(platform).allowed
+    open_job = replace(create, context={**create.context, "sagemaker:NetworkIsolation": "false"})
+    assert not open_job.decide(platform).allowed

@@ -33,23 +33,29 @@ def test_prod_stream_retention_from_config(prod_stage, template_of):
     assert stream["RetentionPeriodHours"] == 168
 
 
-def test_transform_lambda_in_vpc_with_concurrency_dlq_tracing(ingestion):
+def test_transform_lambda_in_vpc_with_tracing_and_no_reservation_in_dev(ingestion):
     fn = _one(ingestion, "AWS::Lambda::Function")["Properties"]
     assert fn["Runtime"] == "python3.12"
     assert fn["Handler"] == "handler.handler"
-    assert fn["ReservedConcurrentExecutions"] == 5
+    assert "ReservedConcurrentExecutions" not in fn  # dev: unreserved by configuration (issue 9 defect 14)
     assert fn["TracingConfig"] == {"Mode": "Active"}
-    assert "DeadLetterConfig" in fn
     assert len(fn["VpcConfig"]["SubnetIds"]) == 2
     assert "WorkloadSecurityGroup" in json.dumps(fn["VpcConfig"]["SecurityGroupIds"])
     assert fn["Environment"]["Variables"]["LOG_LEVEL"] == "INFO"
 
 
-def test_dead_letter_queue_encrypted_and_tls_only(ingestion):
-    queue = _one(ingestion, "AWS::SQS::Queue")["Properties"]
-    assert "StreamingKey" in json.dumps(queue["KmsMasterKeyId"])
-    ingestion.has_resource_properties("AWS::SQS::QueuePolicy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}})
+def test_transform_reserves_concurrency_where_configured(prod_stage, template_of):
+    fn = _one(template_of(prod_stage.ingestion), "AWS::Lambda::Function")["Properties"]
+    assert fn["ReservedConcurrentExecutions"] == 5
+
+
+def test_synchronously_invoked_transform_has_no_dead_letter_queue(ingestion):
+    """Firehose invokes the transform synchronously: Lambda never uses a DLQ for that (issue 9 defect 7);
+    failed records go to the errors/ prefix instead."""
+    assert "DeadLetterConfig" not in _one(ingestion, "AWS::Lambda::Function")["Properties"]
+    ingestion.resource_count_is("AWS::SQS::Queue", 0)
+    ingestion.has_resource_properties("AWS::KinesisFirehose::DeliveryStream", {
+        "ExtendedS3DestinationConfiguration": Match.object_like({"ErrorOutputPrefix": Match.string_like_regexp("^errors/")})})
 
 
 def test_log_groups_encrypted_with_retention(ingestion):
@@ -107,7 +113,7 @@ def test_firehose_reads_the_stream(ingestion):
 
 def test_roles_have_stable_names_and_no_inline_policies(ingestion):
     names = {r["Properties"]["RoleName"] for r in ingestion.find_resources("AWS::IAM::Role").values()}
-    assert names == {"mlp-dev-stream-transform", "mlp-dev-firehose-delivery"}
+    assert names == {"mlp-dev-stream-transform", "mlp-dev-firehose-delivery", "mlp-dev-stream-producer"}
     ingestion.resource_count_is("AWS::IAM::Policy", 0)
 
 

@@ -126,7 +126,8 @@ def test_proxy_runs_in_vpc_with_concurrency_dlq_tracing(stages, template_of, env
     assert function["Runtime"] == "python3.12" and function["TracingConfig"] == {"Mode": "Active"}
     assert function["ReservedConcurrentExecutions"] == load_config(env).endpoint.api_proxy_reserved_concurrency
     assert len(function["VpcConfig"]["SubnetIds"]) >= 2 and function["VpcConfig"]["SecurityGroupIds"]
-    assert "DeadLetterConfig" in function and function["Environment"]["Variables"]["ENDPOINT_NAME"].endswith("-endpoint")
+    # API Gateway invokes it synchronously: no dead-letter queue (Lambda would never use it; issue 9 defect 7).
+    assert "DeadLetterConfig" not in function and function["Environment"]["Variables"]["ENDPOINT_NAME"].endswith("-endpoint")
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])

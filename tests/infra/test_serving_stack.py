@@ -117,8 +117,16 @@ def test_model_from_package_in_vpc_with_network_isolation(pinned_staging):
     assert len(model["VpcConfig"]["Subnets"]) == 2 and len(model["VpcConfig"]["SecurityGroupIds"]) == 1
 
 
-def test_endpoint_rolls_out_canary_with_baking_and_alarm_rollback(pinned_staging):
-    endpoint = _one(pinned_staging, "AWS::SageMaker::Endpoint")
+@pytest.fixture(scope="module")
+def pinned_canary() -> Template:
+    """Staging pinned, on two instances so that a canary fits the fleet (issue 9 defect 11)."""
+    return Template.from_stack(_variant_stage(
+        "staging", rollout="canary", min_instances=2, max_instances=2,
+        initial_model_package_arn=PACKAGE.format(account="222222222222", prefix="mlp-stg")).serving)
+
+
+def test_endpoint_rolls_out_canary_with_baking_and_alarm_rollback(pinned_canary):
+    endpoint = _one(pinned_canary, "AWS::SageMaker::Endpoint")
     assert endpoint["EndpointName"] == "mlp-stg-endpoint" and endpoint["RetainAllVariantProperties"] is True
     policy = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert policy["TerminationWaitInSeconds"] == 600
@@ -199,7 +207,8 @@ def test_deployer_runs_in_vpc_with_concurrency_dlq_tracing(stages, template_of, 
     t = template_of(stages[env].serving)
     function = _deployer(t)
     assert function["Runtime"] == "python3.12" and function["TracingConfig"] == {"Mode": "Active"}
-    assert function["ReservedConcurrentExecutions"] == 2
+    # Reserved only where configured (dev: unreserved, issue 9 defect 14).
+    assert function.get("ReservedConcurrentExecutions") == load_config(env).endpoint.deployer_reserved_concurrency
     assert len(function["VpcConfig"]["SubnetIds"]) >= 2 and function["VpcConfig"]["SecurityGroupIds"]
     assert "DeadLetterConfig" in function
     for queue in t.find_resources("AWS::SQS::Queue").values():

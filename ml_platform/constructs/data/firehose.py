@@ -49,6 +49,9 @@ class RawDeliveryStream(Construct):
         bucket.grant_read_write(role)
         bucket_key.grant_encrypt_decrypt(role)
         transform.grant_invoke(role)
+        # Firehose's documented delivery-role policy for a Lambda transform also reads its configuration.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["lambda:GetFunctionConfiguration"], resources=[transform.function_arn]))
         self.log_group.grant_write(role)
         self.delivery_stream = firehose.CfnDeliveryStream(
             self, "DeliveryStream",

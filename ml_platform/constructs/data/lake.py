@@ -74,6 +74,8 @@ class SecureBucket(Construct):
             server_access_logs_prefix=f"{bucket_name}/",
             lifecycle_rules=tiers.rules(),
             removal_policy=removal_policy,
+            # `destroy` environments: emptied on `cdk destroy` (all versions), else deletion fails.
+            auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
         )
         nag.acknowledge_all(self.bucket, nag.S3_REPLICATION, _REPLICATION_REASON)
         if event_bridge:
@@ -103,6 +105,7 @@ def access_log_bucket(scope: Construct, construct_id: str, *, expiration_days: i
             id="ExpireAccessLogs", expiration=cdk.Duration.days(expiration_days),
             noncurrent_version_expiration=cdk.Duration.days(30))],
         removal_policy=removal_policy,
+        auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
     )
     nag.acknowledge_all(bucket, [f"{pack}-S3DefaultEncryptionKMS"
                                  for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lakeformation as lf
 from aws_cdk import aws_s3 as s3
@@ -66,6 +67,10 @@ class LakeGovernance(Construct):
                                       use_service_linked_role=False, role_arn=data_access_role.role_arn)
             location.add_resource_dependency(self.settings)
             self.locations[zone] = location
+        # Every Lake Formation permission this construct creates, per stack in creation order, and
+        # per grantee: each waits for the previous one of its stack (see `_serialized`).
+        self._last_permission: dict[str, lf.CfnPrincipalPermissions] = {}
+        self._permissions: dict[str, list[lf.CfnPrincipalPermissions]] = {}
         zones = list(catalog.databases)
         self.tags = {
             ZONE_TAG: lf.CfnTag(self, "ZoneTag", catalog_id=self.account, tag_key=ZONE_TAG, tag_values=zones),
@@ -112,18 +117,55 @@ class LakeGovernance(Construct):
                            actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTableVersion",
                                     "glue:GetTableVersions"])
 
-    def _grant(self, grantee: iam.IRole, scope: Construct | None, name: str, *, zones: Sequence[str], table: Sequence[str],
-               database: Sequence[str], actions: list[str]) -> iam.Grant:
-        unknown = set(zones) - set(self.catalog.databases)
-        if unknown:
-            raise ValueError(f"no catalog zone(s) {sorted(unknown)}")
+    def grant_data_location(self, grantee: iam.IRole, *, zone: str, scope: Construct | None = None) -> None:
+        """DATA_LOCATION_ACCESS on the zone's registered bucket: needed to create tables or partitions
+        that point into a Lake Formation-registered location (a crawler does both)."""
+        scope = self._scope(grantee, scope)
+        permission = self._serialized(grantee, lf.CfnPrincipalPermissions(
+            scope, "LakeFormationDataLocation", catalog=self.account,
+            principal=lf.CfnPrincipalPermissions.DataLakePrincipalProperty(
+                data_lake_principal_identifier=grantee.role_arn),
+            resource=lf.CfnPrincipalPermissions.ResourceProperty(
+                data_location=lf.CfnPrincipalPermissions.DataLocationResourceProperty(
+                    catalog_id=self.account, resource_arn=self.locations[zone].resource_arn)),
+            permissions=["DATA_LOCATION_ACCESS"], permissions_with_grant_option=[]))
+        permission.node.add_dependency(self.locations[zone])
+
+    def permissions_for(self, grantee: iam.IRole) -> list[lf.CfnPrincipalPermissions]:
+        """The Lake Formation permissions granted to `grantee` so far (a consumer waits for them)."""
+        return list(self._permissions.get(grantee.role_arn, []))
+
+    def _serialized(self, grantee: iam.IRole, permission: lf.CfnPrincipalPermissions) -> lf.CfnPrincipalPermissions:
+        """Order one permission: after the data-lake settings and LF-tags it names, and after the
+        previous permission of the same stack. Lake Formation answers concurrent permission changes
+        with ConcurrentModificationException; CloudFormation would otherwise create them in parallel.
+        (Stacks with grants are ordered among themselves by the stage.)"""
+        permission.node.add_dependency(self.settings, *self.tags.values())
+        stack = cdk.Stack.of(permission).node.path
+        previous = self._last_permission.get(stack)
+        if previous is not None:
+            permission.node.add_dependency(previous)
+        self._last_permission[stack] = permission
+        self._permissions.setdefault(grantee.role_arn, []).append(permission)
+        return permission
+
+    @staticmethod
+    def _scope(grantee: iam.IRole, scope: Construct | None) -> Construct:
         # The permissions live beside the role (same stack), so they are created after it exists.
         if scope is None:
             if not isinstance(grantee, Construct):
                 raise ValueError("pass `scope` when granting to a role imported by ARN")
             scope = grantee
+        return scope
+
+    def _grant(self, grantee: iam.IRole, scope: Construct | None, name: str, *, zones: Sequence[str], table: Sequence[str],
+               database: Sequence[str], actions: list[str]) -> iam.Grant:
+        unknown = set(zones) - set(self.catalog.databases)
+        if unknown:
+            raise ValueError(f"no catalog zone(s) {sorted(unknown)}")
+        scope = self._scope(grantee, scope)
         for resource_type, permissions in (("DATABASE", database), ("TABLE", table)):
-            lf.CfnPrincipalPermissions(
+            self._serialized(grantee, lf.CfnPrincipalPermissions(
                 scope, f"LakeFormation{name}{resource_type.capitalize()}s",
                 catalog=self.account,
                 principal=lf.CfnPrincipalPermissions.DataLakePrincipalProperty(
@@ -135,7 +177,7 @@ class LakeGovernance(Construct):
                             tag_key=ZONE_TAG, tag_values=list(zones))])),
                 permissions=list(permissions),
                 permissions_with_grant_option=[],
-            )
+            ))
         grant = iam.Grant.add_to_principal(
             grantee=grantee, actions=actions, resource_arns=self.catalog.arns(self.region, tuple(zones)))
         if isinstance(grantee, PlatformRole):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -34,3 +35,10 @@ class EventStream(Construct):
         nag.acknowledge(self.stream, "AwsSolutions-KDS3",
                         "The customer-managed streaming key is deliberate: its key policy names the only "
                         "roles that may read or write events, which the aws/kinesis key cannot do")
+
+    def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Put records (PutRecord, PutRecords, and the Describe/ListShards calls producer libraries
+        make) and encrypt them with the stream's key. The key policy side comes from the key's
+        users: the grantee must be one of the streaming key's roles (KEY_USERS)."""
+        return self.stream.grant_write(grantee)
+

@@ -96,6 +96,12 @@ class DeliveryPipelineRoles(Construct):
             self, "Synth", role_name=naming.role_name(RolePurpose.DELIVERY_SYNTH),
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description="Delivery pipeline synth build: reads the source artifact, writes the cloud assembly")
+        self.promote = BuildProjectRole(
+            self, "Promote", role_name=naming.role_name(RolePurpose.DELIVERY_PROMOTE),
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description="Delivery pipeline post-Prod build: assumes prod's model-promotion role to deploy and "
+                        "smoke-test the approved model")
+        self.promote_role_arn = naming.role_arn(RolePurpose.DELIVERY_PROMOTE)
 
 
 class BuildProjectRole(iam.Role):

@@ -29,7 +29,8 @@ _INLINE = ("Role and policy are generated inside CDK Pipelines (self-mutation/as
            "replaced by a PlatformRole; the statements are CDK's scoped grants, reviewed in this report")
 
 
-def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, roles: DeliveryPipelineRoles) -> None:
+def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, roles: DeliveryPipelineRoles,
+                                           promote_step: pipelines.CodeBuildStep | None = None) -> None:
     stack = cdk.Stack.of(pipeline)
     bucket = pipeline.pipeline.artifact_bucket
     artifact_findings = {
@@ -51,6 +52,13 @@ def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, rol
     _acknowledge(roles.pipeline.grants_policy, {**artifact_findings, **artifact_write, **artifact_key})
     _acknowledge(roles.synth.grants_policy, {**artifact_findings, **artifact_write, **artifact_key,
                                              **project_findings(pipeline.synth_project)})
+
+    projects_from_steps = []
+    if promote_step is not None:
+        # The post-Prod step reads the source artifact (scripts/) and assumes prod's promotion role.
+        _acknowledge(roles.promote.grants_policy, {**artifact_findings, **artifact_key,
+                                                   **project_findings(promote_step.project)})
+        projects_from_steps.append(promote_step.project)
 
     self_mutation = pipeline.self_mutation_project
     _acknowledge(_default_policy(self_mutation.role), {
@@ -80,7 +88,7 @@ def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, rol
     })
     nag.acknowledge_all(_default_policy(file_role), nag.IAM_INLINE_POLICY, _INLINE)
 
-    projects = [pipeline.synth_project, self_mutation, assets.node.find_child("FileAsset")]
+    projects = [pipeline.synth_project, self_mutation, assets.node.find_child("FileAsset"), *projects_from_steps]
     for project in projects:
         # NIST 800-53 rev 5 raises no such finding on these projects (tests/infra/test_stale_acknowledgments.py).
         nag.acknowledge_all(project, [f"{pack}-CodeBuildProjectSourceRepoUrl"

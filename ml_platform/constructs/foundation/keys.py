@@ -89,3 +89,20 @@ def logs_service_statement(region: str, account: str) -> iam.PolicyStatement:
         conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
                                 f"arn:aws:logs:{region}:{account}:log-group:*"}},
     )
+
+
+def grant_volume_encryption(key: kms.IKey, grantee: iam.IGrantable) -> iam.Grant:
+    """Let `grantee` attach `key` to the volumes of the jobs it creates or runs.
+
+    SageMaker (and EBS under it) encrypts a job's ML storage volume by creating a KMS grant as the
+    caller or the job's role; the grant must be for an AWS resource, so the condition keeps this
+    from being a general way to delegate the key. The key policy's `GrantsForAwsResourcesByDomainRoles`
+    statement is the other half (the same condition, for the domain's roles only).
+    """
+    grant = iam.Grant.add_to_principal(
+        grantee=grantee, actions=["kms:CreateGrant"], resource_arns=[key.key_arn],
+        conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}})
+    # DescribeKey carries no grant context (the condition above would never match it).
+    return grant.combine(iam.Grant.add_to_principal(grantee=grantee, actions=["kms:DescribeKey"],
+                                                    resource_arns=[key.key_arn]))
+

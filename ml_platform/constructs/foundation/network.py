@@ -108,3 +108,16 @@ class SecureVpc(Construct):
             self.workload_security_group, ec2.Port.all_tcp(), "Between members of distributed jobs")
         self.workload_security_group.add_egress_rule(
             self.workload_security_group, ec2.Port.all_tcp(), "Between members of distributed jobs")
+        # Inter-container traffic encryption (on for every training and processing job) runs over
+        # IPsec: IKE on UDP 500 and ESP (IP protocol 50) between the members; without them a
+        # multi-instance job cannot start its collective.
+        sg = self.workload_security_group
+        sg.add_ingress_rule(sg, ec2.Port.udp(500), "IPsec IKE between job members (inter-container encryption)")
+        sg.add_egress_rule(sg, ec2.Port.udp(500), "IPsec IKE between job members (inter-container encryption)")
+        # ESP has no ports; the EC2 API takes it as protocol number 50.
+        ec2.CfnSecurityGroupIngress(self, "WorkloadIpsecEspIn", group_id=sg.security_group_id, ip_protocol="50",
+                                    source_security_group_id=sg.security_group_id,
+                                    description="IPsec ESP between job members (inter-container encryption)")
+        ec2.CfnSecurityGroupEgress(self, "WorkloadIpsecEspOut", group_id=sg.security_group_id, ip_protocol="50",
+                                   destination_security_group_id=sg.security_group_id,
+                                   description="IPsec ESP between job members (inter-container encryption)")

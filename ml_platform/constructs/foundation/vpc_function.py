@@ -55,7 +55,7 @@ class VpcFunction(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, asset: Path, role: PlatformRole, description: str,
                  environment: Mapping[str, str], placement: FunctionPlacement, environment_key: kms.IKey,
-                 logs_key: kms.IKey, log_retention: logs.RetentionDays, reserved_concurrency: int,
+                 logs_key: kms.IKey, log_retention: logs.RetentionDays, reserved_concurrency: int | None,
                  async_failures: AsyncFailures | None, removal_policy: cdk.RemovalPolicy,
                  timeout: cdk.Duration | None = None, memory_size: int = 512) -> None:
         super().__init__(scope, construct_id)
@@ -64,6 +64,10 @@ class VpcFunction(Construct):
             self.dead_letter_queue = sqs.Queue(
                 self, "DeadLetterQueue", encryption=sqs.QueueEncryption.KMS, encryption_master_key=async_failures.key,
                 enforce_ssl=True, retention_period=cdk.Duration.days(14), removal_policy=removal_policy)
+            # Lambda sends the failed event with the function's role: SQS needs the queue key for it
+            # (the key policy lists the role as a user; issue 9 defect 7).
+            iam.Grant.add_to_principal(grantee=role, actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                                       resource_arns=[async_failures.key.key_arn])
         self.log_group = logs.LogGroup(self, "LogGroup", encryption_key=logs_key, retention=log_retention,
                                        removal_policy=removal_policy)
         self.function = lambda_.Function(
@@ -83,6 +87,11 @@ class VpcFunction(Construct):
         nag.acknowledge(self.function, "AwsSolutions-L1",
                         "The platform pins the Python 3.12 Lambda runtime for every function (one runtime "
                         "to patch and test); the handler uses only the standard library and boto3")
+        if reserved_concurrency is None:
+            nag.acknowledge_all(self.function, nag.LAMBDA_CONCURRENCY,
+                                "Reserved concurrency is off by configuration in this environment (a new account's "
+                                "Lambda quota may not allow reserving any); set it in config/<env>.yaml, checked "
+                                "against lambda_concurrency_quota")
         if async_failures is None:
             nag.acknowledge_all(self.function, nag.LAMBDA_DLQ,
                                 f"Invoked synchronously only ({description}): the caller receives every error "

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from ml_platform import nag
 from ml_platform.constructs.foundation.roles import PlatformRole
-from ml_platform.constructs.foundation.vpc_function import AsyncFailures, FunctionPlacement, VpcFunction
+from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
 from ml_platform.constructs.serving.web_acl import RegionalWebAcl
 from ml_platform.paths import LAMBDA_ROOT
 
@@ -38,7 +38,7 @@ class EndpointApi(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, proxy_role_name: str,
                  cloudwatch_role_name: str, vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection,
                  security_group: ec2.ISecurityGroup, dead_letter_key: kms.IKey, logs_key: kms.IKey,
-                 log_retention: logs.RetentionDays, reserved_concurrency: int, throttle_rate: float,
+                 log_retention: logs.RetentionDays, reserved_concurrency: int | None, throttle_rate: float,
                  throttle_burst: int, waf_rate_limit: int | None, removal_policy: cdk.RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -51,14 +51,13 @@ class EndpointApi(Construct):
         self.proxy_role.acknowledge_wildcard("Resource::*",
                                              "X-Ray trace upload and Lambda's VPC network interface actions have no "
                                              "resource-level permissions; the endpoint itself is granted by its ARN")
-        # API Gateway invokes synchronously; the dead-letter queue kept here is issue 9's to remove
-        # (async_failures=None once it is).
+        # API Gateway invokes it synchronously: the caller receives each error, so no DLQ (issue 9 defect 7).
         self.proxy_function = VpcFunction(
             self, "Proxy", asset=ASSET, role=self.proxy_role, description="Forwards API requests to the SageMaker endpoint",
             environment={"ENDPOINT_NAME": endpoint_name},
             placement=FunctionPlacement(vpc=vpc, subnets=vpc_subnets, security_group=security_group),
             environment_key=dead_letter_key, logs_key=logs_key, log_retention=log_retention,
-            reserved_concurrency=reserved_concurrency, async_failures=AsyncFailures(key=dead_letter_key),
+            reserved_concurrency=reserved_concurrency, async_failures=None,
             removal_policy=removal_policy, timeout=cdk.Duration.seconds(30), memory_size=512)
         self.proxy = self.proxy_function.function
         self.access_logs = logs.LogGroup(self, "AccessLogs", encryption_key=logs_key, retention=log_retention,
@@ -71,7 +70,7 @@ class EndpointApi(Construct):
         if waf_rate_limit is not None:
             self.web_acl = RegionalWebAcl(self, "WebAcl", name=f"{endpoint_name}-api", rate_limit=waf_rate_limit,
                                           logs_key=logs_key, log_retention=log_retention,
-                                          removal_policy=removal_policy)
+                                          removal_policy=removal_policy, large_body_paths=["/invocations"])
             self.web_acl.associate("Stage", self.api.deployment_stage.stage_arn)
         else:
             nag.acknowledge_all(self.api.deployment_stage, ["AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF",

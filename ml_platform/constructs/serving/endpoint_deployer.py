@@ -40,7 +40,7 @@ class EndpointDeployer(Construct):
                  registry: ModelRegistry, role_name: str, execution_role: iam.IRole,
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  models_key: kms.IKey, logs_key: kms.IKey, log_retention: logs.RetentionDays,
-                 reserved_concurrency: int, approval_rule: bool, scaling_rule: bool,
+                 reserved_concurrency: int | None, approval_rule: bool, scaling_rule: bool,
                  removal_policy: cdk.RemovalPolicy, multi_model_prefix: str | None = None,
                  model_source_prefix: str | None = None) -> None:
         super().__init__(scope, construct_id)

@@ -1,6 +1,8 @@
 """A regional WAFv2 web ACL for API Gateway stages: AWS managed rule groups plus a per-IP rate rule."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -16,21 +18,58 @@ def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
                                                     sampled_requests_enabled=True)
 
 
+# The common rule set's SizeRestrictions_BODY blocks bodies over 8 KB. It is set to count (it still
+# labels the request), and BodySizeOutsideLargeBodyPaths blocks on that label except on the paths
+# built to take large bodies (AWS WAF developer guide: rule action overrides, label match statements).
+COMMON_RULE_SET, BODY_SIZE_RULE = "AWSManagedRulesCommonRuleSet", "SizeRestrictions_BODY"
+BODY_SIZE_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
+
+
+def _managed_group(group: str, index: int) -> wafv2.CfnWebACL.RuleProperty:
+    overrides = [wafv2.CfnWebACL.RuleActionOverrideProperty(
+        name=BODY_SIZE_RULE, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}))] \
+        if group == COMMON_RULE_SET else None
+    return wafv2.CfnWebACL.RuleProperty(
+        name=group, priority=index, override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+        statement=wafv2.CfnWebACL.StatementProperty(managed_rule_group_statement=(
+            wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(vendor_name="AWS", name=group,
+                                                              rule_action_overrides=overrides))),
+        visibility_config=_visibility(group))
+
+
+def _body_size_rule(priority: int, large_body_paths: Sequence[str]) -> wafv2.CfnWebACL.RuleProperty:
+    """Block oversized bodies (the label) unless the URI path ends with one of `large_body_paths`."""
+    exempt = [wafv2.CfnWebACL.StatementProperty(byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+        field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}), positional_constraint="ENDS_WITH",
+        search_string=path, text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")]))
+        for path in large_body_paths]
+    exempted = exempt[0] if len(exempt) == 1 else wafv2.CfnWebACL.StatementProperty(
+        or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=exempt))
+    return wafv2.CfnWebACL.RuleProperty(
+        name="BodySizeOutsideLargeBodyPaths", priority=priority, action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+        statement=wafv2.CfnWebACL.StatementProperty(and_statement=wafv2.CfnWebACL.AndStatementProperty(statements=[
+            wafv2.CfnWebACL.StatementProperty(label_match_statement=wafv2.CfnWebACL.LabelMatchStatementProperty(
+                scope="LABEL", key=BODY_SIZE_LABEL)),
+            wafv2.CfnWebACL.StatementProperty(not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=exempted))])),
+        visibility_config=_visibility("BodySizeOutsideLargeBodyPaths"))
+
+
 class RegionalWebAcl(Construct):
     """Default allow; blocks what the managed groups match and any IP above `rate_limit` requests per 5 minutes.
 
-    Behaviour: the managed groups run in their own actions (no overrides); the rate rule counts per
-    source IP; WAF logs go to a KMS-encrypted `aws-waf-logs-<name>` log group with retention.
+    Behaviour: the managed groups run in their own actions, except the common rule set's 8 KB body
+    limit, which does not apply to paths ending with one of `large_body_paths` (e.g. `/invocations`,
+    which takes up to 6 MB; its own handler answers 413 above that); the rate rule counts per source
+    IP; WAF logs go to a KMS-encrypted `aws-waf-logs-<name>` log group with retention.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, rate_limit: int, logs_key: kms.IKey,
-                 log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy) -> None:
+                 log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy,
+                 large_body_paths: Sequence[str] = ()) -> None:
         super().__init__(scope, construct_id)
-        rules = [wafv2.CfnWebACL.RuleProperty(
-            name=group, priority=index, override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-            statement=wafv2.CfnWebACL.StatementProperty(managed_rule_group_statement=(
-                wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(vendor_name="AWS", name=group))),
-            visibility_config=_visibility(group)) for index, group in enumerate(MANAGED_RULE_GROUPS)]
+        rules = [_managed_group(group, index) for index, group in enumerate(MANAGED_RULE_GROUPS)]
+        if large_body_paths:
+            rules.append(_body_size_rule(len(rules), large_body_paths))
         rules.append(wafv2.CfnWebACL.RuleProperty(
             name="RatePerSourceIp", priority=len(rules), action=wafv2.CfnWebACL.RuleActionProperty(block={}),
             statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(

@@ -51,9 +51,9 @@ def pack_source_dir(source: Path) -> bytes:
 class CodeBundle(Construct):
     """A deterministic tar.gz of a source folder as an S3 file asset.
 
-    `self.s3_uri` is the object's URI (for the Processing `code` input and the model package's
-    `SAGEMAKER_SUBMIT_DIRECTORY`); `self.file_name` is the object's base name, which is the file
-    name a Training `code` channel puts under `/opt/ml/input/data/code/`.
+    `self.s3_uri` is the object's URI (for the Processing and Training `code` inputs; served models
+    carry their code inside model.tar.gz instead); `self.file_name` is the object's base name, which
+    is the file name a Training `code` channel puts under `/opt/ml/input/data/code/`.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, source: Path) -> None:

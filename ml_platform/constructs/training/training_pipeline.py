@@ -54,12 +54,9 @@ class TrainingPipeline(Construct):
         """What SageMaker Pipelines does as `role`: start, watch and stop the steps' jobs."""
         stack = cdk.Stack.of(self)
         arn = f"arn:aws:sagemaker:{stack.region}:{stack.account}"
-        # Pipelines name every job it starts `pipelines-<execution id>-...`.
+        # Pipelines name the processing, model and transform jobs it starts `pipelines-<execution id>-...`.
         jobs = {
             "processing-job": ["CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob"],
-            "hyper-parameter-tuning-job": ["CreateHyperParameterTuningJob", "DescribeHyperParameterTuningJob",
-                                           "StopHyperParameterTuningJob",
-                                           "ListTrainingJobsForHyperParameterTuningJob"],
             "model": ["CreateModel", "DescribeModel"],
             "transform-job": ["CreateTransformJob", "DescribeTransformJob", "StopTransformJob"],
         }
@@ -67,10 +64,11 @@ class TrainingPipeline(Construct):
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=[f"sagemaker:{a}" for a in actions] + ["sagemaker:AddTags"],
                 resources=[f"{arn}:{kind}/pipelines-*"]))
-        # Tuning trials are named by the tuning service after the tuning job (`<tuning job>-NNN-...`).
             role.acknowledge_wildcard(f"Resource::{arn}:{kind}/pipelines-*",
                                       f"SageMaker Pipelines names every {kind} it starts pipelines-<execution id>-...: "
                                       "the wildcard is the execution-specific suffix")
+        self._grant_tuning(role, arn)
+        # Tuning trials are named by the tuning service after the tuning job (`<tuning job>-NNN-...`).
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["sagemaker:DescribeTrainingJob"], resources=[f"{arn}:training-job/*"]))
         role.acknowledge_wildcard(f"Resource::{arn}:training-job/*",
@@ -79,6 +77,31 @@ class TrainingPipeline(Construct):
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["iam:PassRole"], resources=[r.role_arn for r in job_roles],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))
+
+    @staticmethod
+    def _grant_tuning(role: PlatformRole, arn: str) -> None:
+        """Tuning jobs by what they are, not by name.
+
+        A tuning job name has at most 32 characters (CreateHyperParameterTuningJob API reference), so
+        it cannot carry `pipelines-<execution id>-...`, and the SageMaker Pipelines documentation
+        ("IAM access management") gives no name pattern for the tuning jobs it creates, only that the
+        role needs Create and Describe for each job type. Creation is therefore scoped with the
+        request's own condition keys (Service Authorization Reference, Amazon SageMaker): only
+        network-isolated tuning jobs with inter-container encryption, in this account and region.
+        """
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="CreateIsolatedTuningJobs", actions=["sagemaker:CreateHyperParameterTuningJob"],
+            resources=[f"{arn}:hyper-parameter-tuning-job/*"],
+            conditions={"Bool": {"sagemaker:NetworkIsolation": "true",
+                                 "sagemaker:InterContainerTrafficEncryption": "true"}}))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="WatchTuningJobs", resources=[f"{arn}:hyper-parameter-tuning-job/*"],
+            # AddTags: the tags Pipelines puts on the job (the request carries no isolation keys).
+            actions=["sagemaker:DescribeHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob",
+                     "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags"]))
+        role.acknowledge_wildcard(f"Resource::{arn}:hyper-parameter-tuning-job/*",
+                                  "Tuning job names (at most 32 characters) follow no documented pattern; creation "
+                                  "is limited by condition to network-isolated jobs with inter-container encryption")
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Start (not stop, not change) executions of this pipeline only."""

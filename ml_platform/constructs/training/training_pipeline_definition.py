@@ -60,6 +60,7 @@ class TrainingPipelineSpec:
     model_package_group: str
     training: TrainingConfig
     placement: Placement
+    # Only for an image of our own: the AWS XGBoost image takes none (see `_tuning_step`).
     metric_definitions: list[dict[str, Any]] = field(default_factory=list)
     # baseline.py's arguments (constructs/monitoring/baseline_step.py); None: no baseline step.
     baseline_arguments: tuple[str, ...] | None = None
@@ -209,11 +210,11 @@ def _models_uri(spec: TrainingPipelineSpec) -> str:
     return f"s3://{spec.artifacts_bucket}/{PIPELINES_PREFIX}/{spec.name}/models"
 
 
-def _channel(name: str, uri, content_type: str | None = "text/csv"):
+def _channel(name: str, uri, content_type: str | None = "text/csv", distribution: str = "FullyReplicated"):
     from sagemaker.core.shapes import Channel, DataSource, S3DataSource
     return Channel(channel_name=name, content_type=content_type, data_source=DataSource(
         s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=uri,
-                                    s3_data_distribution_type="FullyReplicated")))
+                                    s3_data_distribution_type=distribution)))
 
 
 def _tuning_step(spec, session, params, preprocess):
@@ -223,10 +224,17 @@ def _tuning_step(spec, session, params, preprocess):
     tuner = HyperparameterTuner(
         model_trainer=_trainer(spec, session, params), objective_metric_name=t.tuning_objective_metric,
         objective_type=t.tuning_objective_type, hyperparameter_ranges=_ranges(t),
-        metric_definitions=spec.metric_definitions, strategy="Bayesian", max_jobs=t.tuning_max_jobs,
+        # None for the AWS XGBoost image: SageMaker treats it as the built-in algorithm, refuses custom
+        # MetricDefinitions and reads `validation:auc` etc. with the built-in's own regexes, which
+        # match the native lines train.py prints (aws/sagemaker-xgboost-container#121).
+        metric_definitions=spec.metric_definitions or None, strategy="Bayesian", max_jobs=t.tuning_max_jobs,
         max_parallel_jobs=t.tuning_max_parallel_jobs, early_stopping_type="Auto")
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
-    channels = [_channel(s, outputs[s].S3Output.S3Uri) for s in ("train", "validation")]
+    # More than one host: each trains on its own files (distributed.py joins them into one booster);
+    # fully replicated, every host would train on every row. Validation stays whole on each host.
+    train_distribution = "ShardedByS3Key" if t.instance_count > 1 else "FullyReplicated"
+    channels = [_channel("train", outputs["train"].S3Output.S3Uri, distribution=train_distribution),
+                _channel("validation", outputs["validation"].S3Output.S3Uri)]
     channels.append(_channel("code", spec.code_uri, content_type=None))
     return TuningStep(name=TUNE, step_args=tuner.tune(inputs=channels))
 
@@ -283,7 +291,7 @@ def _approved_branch(spec, preprocess, evaluate, best_model, baseline: Any = Non
     from ml_platform.constructs.training import training_pipeline_steps as steps
     p, t = spec.placement, spec.training
     container = steps.InferenceContainer(image_uri=spec.image_uri, model_data_url=best_model,
-                                         code_uri=spec.code_uri)
+                                         region=spec.region)
     report_dir = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
     drift = data_quality = None
     if baseline is not None:

@@ -17,18 +17,27 @@ from sagemaker.mlops.workflow.steps import Step, StepTypeEnum
 CONTENT_TYPE = "text/csv"
 
 
+# train.py writes the inference code into the model directory as code/; SageMaker extracts
+# model.tar.gz into /opt/ml/model, so the container finds it there without any download (the AWS
+# SDK's own choice for repacked and network-isolated models) and never in the CDK assets bucket,
+# whose objects `cdk gc` may delete while registered model versions still name them.
+INFERENCE_PROGRAM = "inference.py"
+CODE_IN_MODEL = "/opt/ml/model/code"
+
+
 @dataclass(frozen=True)
 class InferenceContainer:
-    """The serving container: the training image in script mode with our inference code."""
+    """The serving container: the training image in script mode with the code inside the model."""
 
     image_uri: str
     model_data_url: Any  # a pipeline expression: the best tuning trial's model.tar.gz
-    code_uri: str
+    region: str          # SAGEMAKER_REGION: the toolkit's region for any AWS call it makes
 
     def to_request(self) -> dict[str, Any]:
         return {"Image": self.image_uri, "ModelDataUrl": self.model_data_url,
-                "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
-                                "SAGEMAKER_SUBMIT_DIRECTORY": self.code_uri}}
+                "Environment": {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
+                                "SAGEMAKER_SUBMIT_DIRECTORY": CODE_IN_MODEL,
+                                "SAGEMAKER_REGION": self.region}}
 
 
 class _JsonStep(Step):

@@ -55,8 +55,9 @@ def steps(definition: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 def job_name(step: Mapping[str, Any]) -> str:
     """SageMaker Pipelines names a step's job `pipelines-<execution id>-<step name>-<random>`
     (as jobs show it, e.g. aws/amazon-sagemaker-examples#3106). Tuning job names (at most 32
-    characters, issue 9 defect 9) are assumed to keep the `pipelines-` prefix: unverified, so these
-    flows cannot find defect 9."""
+    characters, issue 9 defect 9) follow no documented pattern; the pipeline role's tuning grant does
+    not depend on the name (it is scoped by the request's isolation and encryption keys), so the
+    `pipelines-` name used here proves nothing either way."""
     return f"pipelines-{EXECUTION_ID}-{step['Name']}-a1b2c3d4e5"
 
 
@@ -139,6 +140,8 @@ def caller_checks(platform: Platform, caller: Principal, step: Mapping[str, Any]
                                  f"{why}: volume key")]
     if kind == "Tuning":
         definition = args["TrainingJobDefinition"]
+        # The request's own condition keys (Service Authorization Reference, Amazon SageMaker), which
+        # the pipeline role's tuning statement (issue 9 defect 9) and the guardrails are evaluated on.
         return [Call(caller, "sagemaker:CreateHyperParameterTuningJob",
                      _arn(platform, "hyper-parameter-tuning-job", job_name(step)), request_keys(kind, args), why),
                 pass_role(caller, definition["RoleArn"], SAGEMAKER, why),

@@ -38,6 +38,7 @@ def env() -> dict:
         "SUBNET_IDS": "subnet-0a1b2c3d4e5f60718,subnet-0f1e2d3c4b5a69788",
         "SECURITY_GROUP_IDS": "sg-0123456789abcdef0",
         "MULTI_MODEL_PREFIX": "",
+        "AWS_REGION": REGION,  # set by Lambda
     }
 
 

@@ -45,7 +45,8 @@ def scaling_document(asynchronous: bool = False) -> dict:
     return document
 
 
-def package_description(status: str = "Approved", group: str = "mlp-stg-models") -> dict:
+def package_description(status: str = "Approved", group: str = "mlp-stg-models",
+                        submit_directory: str = "/opt/ml/model/code") -> dict:
     """DescribeModelPackage as the registry answers for version 3 of the staging group."""
     return {
         "ModelPackageName": "mlp-stg-models", "ModelPackageGroupName": group, "ModelPackageVersion": 3,
@@ -55,7 +56,10 @@ def package_description(status: str = "Approved", group: str = "mlp-stg-models")
         "InferenceSpecification": {
             "Containers": [{"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
                             "ModelDataUrl": f"s3://mlp-stg-artifacts-{ACCOUNT}-{REGION}/pipelines/run-7gq2/"
-                                            "train/output/model.tar.gz"}],
+                                            "train/output/model.tar.gz",
+                            # As the RegisterModel step registers it: the code inside the archive.
+                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                                            "SAGEMAKER_SUBMIT_DIRECTORY": submit_directory}}],
             "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["application/json"]},
     }
 

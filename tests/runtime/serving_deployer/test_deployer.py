@@ -42,7 +42,9 @@ def test_approval_creates_model_config_and_endpoint_when_none_exists(handler_mod
     result = handler_module.handle(load_event("model_package_approved.json"), settings, client)
     # THEN the model comes from the package, in the VPC with isolation, and the endpoint is created
     assert result["action"] == "created" and result["model_created"] and result["endpoint_config_created"]
-    assert model["PrimaryContainer"] == {"ModelPackageName": PACKAGE_ARN}
+    assert model["PrimaryContainer"] == {"ModelPackageName": PACKAGE_ARN, "Environment": {
+        "SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_REGION": "eu-west-1"}}
     assert model["ExecutionRoleArn"] == ROLE_ARN and model["EnableNetworkIsolation"] is True
     assert model["VpcConfig"]["Subnets"] == ["subnet-0a1b2c3d4e5f60718", "subnet-0f1e2d3c4b5a69788"]
     assert config["KmsKeyId"].startswith("arn:aws:kms:") and config["DataCaptureConfig"]["KmsKeyId"] == config["KmsKeyId"]
@@ -73,7 +75,7 @@ def test_approval_updates_running_endpoint_blue_green_and_retains_variant_proper
     assert result["action"] == "updated"
     assert not result["model_created"] and not result["endpoint_config_created"]
     policy = settings.endpoint["DeploymentConfig"]
-    assert policy["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "CANARY"
+    assert policy["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"  # staging: one instance, so all at once (issue 9 defect 11)
     assert [a["AlarmName"] for a in policy["AutoRollbackConfiguration"]["Alarms"]] == [
         "mlp-stg-endpoint-5xx-errors", "mlp-stg-endpoint-model-latency"]
 
