@@ -50,8 +50,8 @@ def test_steps_in_order_and_branches(dev):
     definition, _ = dev
     assert [(s["Name"], s["Type"]) for s in definition["Steps"]] == [
         ("Preprocess", "Processing"), ("TuneXGBoost", "Tuning"), ("Evaluate", "Processing"),
-        ("CheckModelQuality", "Condition")]
-    condition = definition["Steps"][3]["Arguments"]
+        ("MonitoringBaseline", "Processing"), ("CheckModelQuality", "Condition")]
+    condition = definition["Steps"][4]["Arguments"]
     assert [(s["Name"], s["Type"]) for s in condition["IfSteps"]] == [
         ("RegisterModel", "RegisterModel"), ("CreateModel", "Model"), ("BatchTransformTest", "Transform")]
     assert [s["Type"] for s in condition["ElseSteps"]] == ["Fail"]
@@ -170,7 +170,7 @@ def test_managed_spot_with_max_wait_and_checkpoints(dev):
 
 def test_condition_threshold_from_config(dev, prod):
     for (definition, _), env in ((dev, "dev"), (prod, "prod")):
-        (condition,) = definition["Steps"][3]["Arguments"]["Conditions"]
+        (condition,) = definition["Steps"][4]["Arguments"]["Conditions"]
         assert condition["Type"] == "GreaterThanOrEqualTo"
         assert condition["RightValue"] == load_config(env).training.min_auc_to_register
         assert condition["LeftValue"]["Std:JsonGet"] == {
