@@ -27,8 +27,9 @@ GLUE_READ = ("GetDatabase", "GetTable", "GetTableVersions", "GetPartitions")
 GLUE_WRITE = ("GetDatabase", "GetTable", "CreateTable", "UpdateTable", "BatchCreatePartition", "GetPartitions")
 
 
-def _one(platform, type_name):
-    found = [(s, lid, platform.stage.properties(s, r)) for s, lid, r in platform.stage.resources(type_name)]
+def _one(platform, type_name, stack_suffix: str = ""):
+    found = [(s, lid, platform.stage.properties(s, r)) for s, lid, r in platform.stage.resources(type_name)
+             if s.name.endswith(stack_suffix)]
     assert len(found) == 1, f"expected one {type_name}, found {len(found)}"
     return found[0]
 
@@ -180,7 +181,7 @@ def _analyst(platform, workgroup_arn):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_analyst_queries_the_curated_zone_with_athena(platforms, env):
     platform = platforms[env]
-    stack, logical_id, workgroup = _one(platform, "AWS::Athena::WorkGroup")
+    stack, logical_id, workgroup = _one(platform, "AWS::Athena::WorkGroup", "-Catalog")
     workgroup_arn = platform.stage.arn(stack, logical_id)
     results = workgroup["WorkGroupConfiguration"]["ResultConfiguration"]
     result_key = results["EncryptionConfiguration"]["KmsKey"]

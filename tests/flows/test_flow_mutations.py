@@ -49,8 +49,8 @@ def test_removing_one_permission_fails_the_flow_that_needs_it(cdk_out):
     # GIVEN the prod templates, the Firehose flow is authorized
     stage = _prod_stage(cdk_out)
     assert_authorized(platform_of(stage), firehose_flow(platform_of(stage)))
-    # WHEN kinesis:GetRecords is removed from the delivery role's policy
-    assert _drop_action(stage, "kinesis:GetRecords") == 1
+    # WHEN kinesis:GetRecords is removed from the identity policies (the delivery role's among them)
+    assert _drop_action(stage, "kinesis:GetRecords") >= 1
     mutated = platform_of(stage)
     # THEN the flow fails on exactly that call
     with pytest.raises(AssertionError, match=r"DENIED .*firehose-delivery kinesis:GetRecords"):

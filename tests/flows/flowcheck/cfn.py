@@ -43,6 +43,22 @@ _NAMES: dict[str, tuple[str, str]] = {
     "AWS::CloudWatch::Alarm": ("AlarmName", "arn:aws:cloudwatch:{region}:{account}:alarm:{name}"),
     "AWS::ApiGateway::Stage": ("StageName", ""),
     "AWS::WAFv2::WebACL": ("Name", "arn:aws:wafv2:{region}:{account}:regional/webacl/{name}/id"),
+    # Feature store, labeling, monitoring and workspaces resources (ARN formats: Service Authorization Reference).
+    "AWS::Cognito::UserPool": ("UserPoolName", "arn:aws:cognito-idp:{region}:{account}:userpool/{name}"),
+    "AWS::StepFunctions::StateMachine": ("StateMachineName", "arn:aws:states:{region}:{account}:stateMachine:{name}"),
+    "AWS::SageMaker::Workteam": ("WorkteamName", "arn:aws:sagemaker:{region}:{account}:workteam/private-crowd/{name}"),
+    "AWS::SageMaker::Workforce": ("WorkforceName", "arn:aws:sagemaker:{region}:{account}:workforce/{name}"),
+    "AWS::SageMaker::FeatureGroup": ("FeatureGroupName", "arn:aws:sagemaker:{region}:{account}:feature-group/{name}"),
+    "AWS::SageMaker::Domain": ("DomainName", "arn:aws:sagemaker:{region}:{account}:domain/{name}"),
+    "AWS::Scheduler::Schedule": ("Name", "arn:aws:scheduler:{region}:{account}:schedule/default/{name}"),
+    "AWS::SageMaker::DataQualityJobDefinition": (
+        "JobDefinitionName", "arn:aws:sagemaker:{region}:{account}:data-quality-job-definition/{name}"),
+    "AWS::SageMaker::ModelQualityJobDefinition": (
+        "JobDefinitionName", "arn:aws:sagemaker:{region}:{account}:model-quality-job-definition/{name}"),
+    "AWS::SageMaker::ModelBiasJobDefinition": (
+        "JobDefinitionName", "arn:aws:sagemaker:{region}:{account}:model-bias-job-definition/{name}"),
+    "AWS::SageMaker::ModelExplainabilityJobDefinition": (
+        "JobDefinitionName", "arn:aws:sagemaker:{region}:{account}:model-explainability-job-definition/{name}"),
 }
 
 
@@ -166,7 +182,10 @@ class Stage:
                 exporter, exported = self._exports[name]
                 return self.resolve(exported, exporter)
             if key == "Fn::Select":
-                return self.resolve(arg[1], stack)[int(self.resolve(arg[0], stack))]
+                items, index = self.resolve(arg[1], stack), int(self.resolve(arg[0], stack))
+                # A part of an attribute this model only knows in outline (e.g. a Cognito domain's
+                # URL): a placeholder, which no policy evaluated here depends on.
+                return items[index] if index < len(items) else f"<part {index} of {items}>"
             if key == "Fn::Split":
                 return str(self.resolve(arg[1], stack)).split(arg[0])
             if key.startswith("Fn::"):
