@@ -87,15 +87,19 @@ def _scores(booster, features: np.ndarray) -> np.ndarray:
 
 
 def _model_baselines(s: BaselineSettings, features: np.ndarray) -> dict:
-    from evaluate import load_booster, load_test
+    from evaluate import load_boosters, load_test
 
-    booster = load_booster(s.model_path)
-    scores = _scores(booster, features)
+    boosters = load_boosters(s.model_path)  # one, or a _kfold ensemble served as the mean of its members
+
+    def ensemble(rows: np.ndarray) -> np.ndarray:
+        return np.mean([_scores(b, rows) for b in boosters], axis=0)
+
+    scores = ensemble(features)
     files = {"prediction_statistics.json": build_statistics([Column("prediction", scores, 0, 0)])}
     if s.test_dir is not None:
         labels, test = load_test(s.test_dir, "text/csv")
         values = quality.metrics(s.problem_type, np.asarray(labels, dtype=np.float64),
-                                 _scores(booster, np.asarray(test, dtype=np.float64)), s.probability_threshold)
+                                 ensemble(np.asarray(test, dtype=np.float64)), s.probability_threshold)
         files["model_quality_statistics.json"] = quality.statistics_document(s.problem_type, values, len(labels))
         files["model_quality_constraints.json"] = quality.suggested_constraints(
             s.problem_type, values, s.quality_tolerance)

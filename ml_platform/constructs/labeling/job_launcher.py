@@ -286,9 +286,12 @@ def report_status(scope: Construct, machine: sfn.StateMachine, topic: sns.ITopic
             },
         ),
     )
+    # By ARN: the topic's own policy already admits EventBridge of this account only; the L2 topic
+    # would make the target add an unconditioned events.amazonaws.com statement to it.
+    by_arn = sns.Topic.from_topic_arn(rule, "AlertTopic", topic.topic_arn)
     rule.add_target(
         targets.SnsTopic(
-            topic,
+            by_arn,
             message=events.RuleTargetInput.from_text(
                 f"{what} run {events.EventField.from_path('$.detail.name')}: "
                 f"{events.EventField.from_path('$.detail.status')}"
