@@ -60,6 +60,8 @@ def batch_transform(model_dir: Path, features: np.ndarray, rows_per_request: int
     """Prediction lines as a batch transform with SplitType=Line and AssembleWith=Line writes them."""
     if str(CODE) not in sys.path:
         sys.path.insert(0, str(CODE))
+    # A batch transform container runs with SAGEMAKER_BATCH=true: one answer line per record.
+    os.environ["SAGEMAKER_BATCH"] = "true"
     inference = importlib.import_module("inference")
     model = inference.model_fn(str(model_dir))
     lines: list[str] = []

@@ -36,7 +36,12 @@ def parse_predictions(content_type: str, body: bytes) -> list[float]:
     or a plain list)."""
     text = body.decode("utf-8")
     if content_type.startswith("text/csv"):
-        return [float(v) for line in text.splitlines() if line for v in line.split(",")[:1]]
+        lines = [line for line in text.splitlines() if line]
+        # The built-in answers a real-time CSV request on one line ("s1,s2,..."); in batch mode
+        # (SAGEMAKER_BATCH=true) one line per record.
+        if len(lines) == 1:
+            return [float(v) for v in lines[0].split(",")]
+        return [float(line.split(",")[0]) for line in lines]
     if content_type.startswith("application/jsonlines"):
         return [_score(json.loads(line)) for line in text.splitlines() if line]
     document = json.loads(text)
