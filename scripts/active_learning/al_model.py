@@ -60,10 +60,18 @@ def batch_transform(model_dir: Path, features: np.ndarray, rows_per_request: int
     """Prediction lines as a batch transform with SplitType=Line and AssembleWith=Line writes them."""
     if str(CODE) not in sys.path:
         sys.path.insert(0, str(CODE))
-    # A batch transform container runs with SAGEMAKER_BATCH=true: one answer line per record.
-    os.environ["SAGEMAKER_BATCH"] = "true"
+    # A batch transform container runs with SAGEMAKER_BATCH=true: one answer line per record. Set only
+    # while the model loads (it reads the setting then), so the calling process keeps its environment.
     inference = importlib.import_module("inference")
-    model = inference.model_fn(str(model_dir))
+    previous = os.environ.get("SAGEMAKER_BATCH")
+    os.environ["SAGEMAKER_BATCH"] = "true"
+    try:
+        model = inference.model_fn(str(model_dir))
+    finally:
+        if previous is None:
+            os.environ.pop("SAGEMAKER_BATCH", None)
+        else:
+            os.environ["SAGEMAKER_BATCH"] = previous
     lines: list[str] = []
     for start in range(0, len(features), rows_per_request):
         chunk = features[start:start + rows_per_request]
