@@ -7,7 +7,6 @@ and writes bench_results/bench_etl.json. local[2] on a shared machine: compare r
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -19,31 +18,13 @@ import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
+from bench.local_spark import load_module, local_spark
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "lambda" / "firehose_transform" / "event_schema.json"
 ROWS = int(os.environ.get("BENCH_ETL_ROWS", "200000"))
 REPEATS = int(os.environ.get("BENCH_ETL_REPEATS", "3"))
 
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _spark():
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = (SparkSession.builder.master("local[2]").appName("bench-etl")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.shuffle.partitions", "8")
-             .config("spark.sql.session.timeZone", "UTC").config("spark.driver.memory", "3g")
-             .getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
 
 
 def _timed(fn, argv: list[str]) -> tuple[float, dict]:
@@ -56,16 +37,16 @@ def _timed(fn, argv: list[str]) -> tuple[float, dict]:
 def main() -> None:
     """Run the stages interleaved; print a table of median seconds and rows/s."""
     sys.path.insert(0, str(ROOT / "glue_jobs"))
-    synthetic = _load("bench_synthetic_events", ROOT / "tests" / "runtime" / "data" / "synthetic_events.py")
+    synthetic = load_module("bench_synthetic_events", ROOT / "tests" / "runtime" / "data" / "synthetic_events.py")
     work = Path(tempfile.mkdtemp(prefix="bench-etl-"))
     try:
         t0 = time.perf_counter()
         events = synthetic.make_events(ROWS, seed=1, messy=True)
         raw = synthetic.write_jsonl(events, work / "raw", files=8)
         generate_s = time.perf_counter() - t0
-        _spark()
-        curate = _load("bench_raw_to_curated", ROOT / "glue_jobs" / "raw_to_curated.py").main
-        features = _load("bench_curated_to_features", ROOT / "glue_jobs" / "curated_to_features.py").main
+        local_spark("bench-etl", shuffle_partitions=8, driver_memory="3g")
+        curate = load_module("bench_raw_to_curated", ROOT / "glue_jobs" / "raw_to_curated.py").main
+        features = load_module("bench_curated_to_features", ROOT / "glue_jobs" / "curated_to_features.py").main
         cur, stats = work / "curated", work / "stats.json"
         common = ["--source_path", str(cur), "--target_path", str(work / "features"),
                   "--csv_output_path", str(work / "csv"), "--stats_path", str(stats)]

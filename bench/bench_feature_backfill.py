@@ -11,7 +11,6 @@ per-group throughput limits decide AWS figures: this measures what the job itsel
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -23,30 +22,13 @@ import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
+from bench.local_spark import load_module, local_spark
+
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = int(os.environ.get("BENCH_BACKFILL_ROWS", "10000"))
 REPEATS = int(os.environ.get("BENCH_BACKFILL_REPEATS", "3"))
 LATENCY_MS = float(os.environ.get("BENCH_BACKFILL_LATENCY_MS", "5"))
 
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _spark():
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = (SparkSession.builder.master("local[2]").appName("bench-feature-backfill")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.shuffle.partitions", "2").config("spark.sql.session.timeZone", "UTC")
-             .config("spark.driver.memory", "2g").getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
 
 
 def main() -> None:
@@ -55,11 +37,11 @@ def main() -> None:
 
     for folder in ("glue_jobs", "tests/runtime/features"):
         sys.path.insert(0, str(ROOT / folder))
-    testkit = _load("bench_features_testkit", ROOT / "tests" / "runtime" / "features" / "features_testkit.py")
-    fake = _load("bench_fake_featurestore", ROOT / "tests" / "runtime" / "features" / "fake_featurestore.py")
-    synthetic = _load("bench_synthetic_events", ROOT / "tests" / "runtime" / "data" / "synthetic_events.py")
-    job = _load("bench_curated_to_feature_store", ROOT / "glue_jobs" / "curated_to_feature_store.py")
-    spark = _spark()
+    testkit = load_module("bench_features_testkit", ROOT / "tests" / "runtime" / "features" / "features_testkit.py")
+    fake = load_module("bench_fake_featurestore", ROOT / "tests" / "runtime" / "features" / "fake_featurestore.py")
+    synthetic = load_module("bench_synthetic_events", ROOT / "tests" / "runtime" / "data" / "synthetic_events.py")
+    job = load_module("bench_curated_to_feature_store", ROOT / "glue_jobs" / "curated_to_feature_store.py")
+    spark = local_spark("bench-feature-backfill", shuffle_partitions=2, driver_memory="2g")
     for module in ("etl_feature_writer.py", "etl_feature_records.py"):
         spark.sparkContext.addPyFile(str(ROOT / "glue_jobs" / module))
     cloudpickle.register_pickle_by_value(fake)
