@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_platform.config_sections.features import FeatureGroupConfig, FeaturesConfig
+from ml_platform.config_sections.lock_files import read_lock_file, record_environments
 
 LOCK_FILE = Path(__file__).resolve().parents[2] / "config" / "feature_groups.lock.json"
 CREATE_ONLY = ("record_identifier", "event_time_feature", "description", "online_store_enabled",
@@ -42,10 +43,7 @@ def locked_properties(group: FeatureGroupConfig, tags: dict[str, str]) -> dict[s
 
 def read_lock(path: Path = LOCK_FILE) -> dict[str, Any]:
     """The lock's content; an absent file is an empty lock."""
-    if not path.is_file():
-        return {}
-    content: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return content
+    return read_lock_file(path)
 
 
 def check(environment: str, features: FeaturesConfig, tags: dict[str, str],
@@ -111,19 +109,10 @@ def update(environment: str, features: FeaturesConfig, tags: dict[str, str], loc
 
 def main(argv: list[str]) -> int:
     """Update the lock for the named environments from config/<env>.yaml."""
-    from ml_platform.config import ConfigError, load_config
-
-    lock = read_lock()
-    for environment in argv or ["dev", "staging", "prod"]:
-        try:
-            config = load_config(environment, check_feature_lock=False)
-            lock = update(environment, config.features, config.tags.as_dict(), lock)
-        except (ConfigError, ValueError) as err:
-            print(f"feature lock not updated: {environment}: {err}", file=sys.stderr)
-            return 2
-    LOCK_FILE.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {LOCK_FILE}")
-    return 0
+    return record_environments(LOCK_FILE, argv, "feature lock",
+                               lambda config, lock: update(config.environment, config.features,
+                                                           config.tags.as_dict(), lock),
+                               skip_check="check_feature_lock")
 
 
 if __name__ == "__main__":

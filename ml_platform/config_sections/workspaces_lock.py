@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ml_platform.config_sections.lock_files import read_lock_file, record_environments
+
 if TYPE_CHECKING:
     from ml_platform.config import PlatformConfig
 
@@ -33,7 +35,7 @@ def create_only_properties(config: PlatformConfig) -> dict[str, Any]:
 
 
 def read_lock(path: Path = LOCK_FILE) -> dict[str, Any]:
-    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+    return read_lock_file(path)
 
 
 def check(config: PlatformConfig, lock: dict[str, Any]) -> list[tuple[str, str]]:
@@ -71,18 +73,7 @@ def update(config: PlatformConfig, lock: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     """Record the named environments' domains (default: all three)."""
-    from ml_platform.config import ConfigError, load_config
-
-    lock = read_lock()
-    for environment in argv or ["dev", "staging", "prod"]:
-        try:
-            lock = update(load_config(environment, check_locks=False), lock)
-        except (ConfigError, ValueError) as err:
-            print(f"studio domain lock not updated: {environment}: {err}", file=sys.stderr)
-            return 2
-    LOCK_FILE.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {LOCK_FILE}")
-    return 0
+    return record_environments(LOCK_FILE, argv, "studio domain lock", update, skip_check="check_locks")
 
 
 if __name__ == "__main__":
