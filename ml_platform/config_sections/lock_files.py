@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ml_platform.config import PlatformConfig
@@ -24,7 +24,7 @@ def read_lock_file(path: Path) -> dict[str, Any]:
 
 def record_environments(path: Path, environments: Sequence[str], what: str,
                         update: Callable[[PlatformConfig, dict[str, Any]], dict[str, Any]],
-                        skip_check: str) -> int:
+                        skip_check: Literal["check_feature_lock", "check_locks"]) -> int:
     """Load each environment's configuration without this lock's check (`skip_check`, the keyword of
     `load_config` that turns it off), fold it into the lock with `update` (which refuses to rewrite a
     locked version), and write the lock; 2 on the first refusal."""
@@ -33,7 +33,9 @@ def record_environments(path: Path, environments: Sequence[str], what: str,
     lock = read_lock_file(path)
     for environment in environments or ENVIRONMENTS:
         try:
-            lock = update(load_config(environment, **{skip_check: False}), lock)
+            config = (load_config(environment, check_feature_lock=False) if skip_check == "check_feature_lock"
+                      else load_config(environment, check_locks=False))
+            lock = update(config, lock)
         except (ConfigError, ValueError) as err:
             print(f"{what} not updated: {environment}: {err}", file=sys.stderr)
             return 2
