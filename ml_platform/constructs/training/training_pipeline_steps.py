@@ -14,15 +14,11 @@ from typing import Any
 from sagemaker.core.workflow.properties import Properties
 from sagemaker.mlops.workflow.steps import Step, StepTypeEnum
 
+from ml_platform.constructs.training.serving_environment import serving_environment
+
 CONTENT_TYPE = "text/csv"
 
 
-# train.py writes the inference code into the model directory as code/; SageMaker extracts
-# model.tar.gz into /opt/ml/model, so the container finds it there without any download (the AWS
-# SDK's own choice for repacked and network-isolated models) and never in the CDK assets bucket,
-# whose objects `cdk gc` may delete while registered model versions still name them.
-INFERENCE_PROGRAM = "inference.py"
-CODE_IN_MODEL = "/opt/ml/model/code"
 
 
 @dataclass(frozen=True)
@@ -35,9 +31,7 @@ class InferenceContainer:
 
     def to_request(self) -> dict[str, Any]:
         return {"Image": self.image_uri, "ModelDataUrl": self.model_data_url,
-                "Environment": {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
-                                "SAGEMAKER_SUBMIT_DIRECTORY": CODE_IN_MODEL,
-                                "SAGEMAKER_REGION": self.region}}
+                "Environment": serving_environment(self.region)}
 
 
 class _JsonStep(Step):  # type: ignore[misc]  # the SDK v3 is untyped (Step is Any to mypy)
