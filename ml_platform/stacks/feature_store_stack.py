@@ -10,11 +10,10 @@ from constructs import Construct
 
 from ml_platform.config import PlatformConfig
 from ml_platform.constructs.data.athena import QueryWorkgroup
-from ml_platform.constructs.data.catalog import LakeCatalog
+from ml_platform.constructs.data.catalog import EVENTS_PREFIX, LakeCatalog
+from ml_platform.constructs.data.glue_jobs import GlueJobSettings
 from ml_platform.constructs.data.lake import DataLake, bucket_ref
 from ml_platform.constructs.data.lake_formation import LakeGovernance
-from ml_platform.constructs.data.catalog import EVENTS_PREFIX
-from ml_platform.constructs.data.glue_jobs import GlueJobSettings
 from ml_platform.constructs.features.feature_group import FeatureGroup
 from ml_platform.constructs.features.feature_jobs import FeatureJobs, FeatureJobSources
 from ml_platform.constructs.features.offline_compaction import OfflineCompaction

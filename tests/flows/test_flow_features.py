@@ -16,7 +16,6 @@ from flowcheck.calls import (
     assume,
     kinesis_read,
     s3_read,
-    s3_write,
     sqs_send,
 )
 from flowcheck.evaluate import evaluate

@@ -158,7 +158,6 @@ def test_the_cdk_apps_training_columns_are_the_etl_encoders_inputs():
     # The synth-time check (every training column from exactly one group) must ask for what
     # build_features encodes; the two lists live on both sides of the CDK/Glue boundary.
     from etl_stats import FeatureSpec
-
     from ml_platform.config_sections.features import LABEL_COLUMNS, TRAINING_COLUMNS
     spec = FeatureSpec()
     assert sorted(TRAINING_COLUMNS) == sorted({*spec.numeric, *spec.onehot, *spec.binary, *spec.hashed})
