@@ -40,7 +40,7 @@ class InferenceContainer:
                                 "SAGEMAKER_REGION": self.region}}
 
 
-class _JsonStep(Step):
+class _JsonStep(Step):  # type: ignore[misc]  # the SDK v3 is untyped (Step is Any to mypy)
     def __init__(self, name: str, step_type: StepTypeEnum, arguments: dict[str, Any], shape: str,
                  depends_on: list[Any] | None = None) -> None:
         super().__init__(name=name, step_type=step_type, depends_on=depends_on)
@@ -58,11 +58,13 @@ class _JsonStep(Step):
 
 def register_model_step(*, name: str, group_name: str, container: InferenceContainer,
                         evaluation_report_uri: Any, realtime_instance_types: list[str],
-                        transform_instance_types: list[str], drift_check_baselines: dict | None = None,
-                        data_quality_metrics: dict | None = None) -> Step:
+                        transform_instance_types: list[str], drift_check_baselines: dict[str, Any] | None = None,
+                        data_quality_metrics: dict[str, Any] | None = None) -> Step:
     """Register the model version, awaiting manual approval, with its evaluation attached (and
     its monitoring baseline, when the pipeline computes one)."""
-    arguments = {
+    model_metrics: dict[str, Any] = {"ModelQuality": {"Statistics": {
+        "ContentType": "application/json", "S3Uri": evaluation_report_uri}}}
+    arguments: dict[str, Any] = {
         "ModelPackageGroupName": group_name,
         "ModelApprovalStatus": "PendingManualApproval",
         "InferenceSpecification": {
@@ -72,13 +74,12 @@ def register_model_step(*, name: str, group_name: str, container: InferenceConta
             "SupportedRealtimeInferenceInstanceTypes": realtime_instance_types,
             "SupportedTransformInstanceTypes": transform_instance_types,
         },
-        "ModelMetrics": {"ModelQuality": {"Statistics": {
-            "ContentType": "application/json", "S3Uri": evaluation_report_uri}}},
+        "ModelMetrics": model_metrics,
     }
     if drift_check_baselines:
         arguments["DriftCheckBaselines"] = drift_check_baselines
     if data_quality_metrics:
-        arguments["ModelMetrics"]["ModelDataQuality"] = data_quality_metrics
+        model_metrics["ModelDataQuality"] = data_quality_metrics
     return _JsonStep(name, StepTypeEnum.REGISTER_MODEL, arguments, "DescribeModelPackageOutput")
 
 
