@@ -184,14 +184,14 @@ class MlPlatformStage(cdk.Stage):
                 self, "FeatureStore", availability_zones=azs, config=config, naming=naming, network=network,
                 lake=lake, catalog=self.catalog.catalog, governance=self.catalog.governance,
                 stream=self.ingestion.stream, lake_key=keys.lake, streaming_key=keys.streaming, logs_key=keys.logs,
-                removal_policy=removal, etl_workflow_name=self.processing.workflow.workflow.name,
-                curated_job_name=self.processing.raw_to_curated.job.name,
+                removal_policy=removal, etl_workflow_name=self.processing.workflow.workflow_name,
+                curated_job_name=self.processing.raw_to_curated.job_name,
                 online_reader_arns=(naming.role_arn(R.SAGEMAKER_MODEL),) if self.serving else (),
                 description=self._describe("SageMaker Feature Store groups, stream ingestion, Glue jobs, compaction"))
             # Its trigger joins the ETL workflow and its policy attaches to the model role by name;
             # after Processing, its Lake Formation permissions never race the other stacks'.
-            for stack in (self.catalog, self.processing, *([self.serving] if self.serving else [])):
-                self.feature_store.add_stack_dependency(stack)
+            for prerequisite in (self.catalog, self.processing, *([self.serving] if self.serving else [])):
+                self.feature_store.add_stack_dependency(prerequisite)
 
     def _labeling(self) -> None:
         """Ground Truth workforce, labeling jobs and active learning: only when configured."""
