@@ -169,3 +169,15 @@ def test_the_model_role_reads_the_online_stores_and_may_use_their_key(dev_stage,
             f"arn:aws:iam::{ACCOUNT}:role/mlp-dev-feature-training-set",
             f"arn:aws:iam::{ACCOUNT}:role/mlp-dev-sagemaker-model"])}}})])}})
     assert dev_stage.serving in dev_stage.feature_store.dependencies
+
+
+def test_training_from_the_store_passes_the_security_gate(tmp_path):
+    # GIVEN dev switched to the store WHEN synthesized with every nag pack THEN no unacknowledged error
+    from ml_platform import nag
+    from ml_platform.report import read_violations
+    config = load_config("dev", _dev_yaml(tmp_path, _from_store))
+    app = cdk.App(context=CDK_CONTEXT, outdir=str(tmp_path / "out"))
+    MlPlatformStage(app, "Dev", config=config)
+    nag.add_rule_packs(app)
+    app.synth()
+    assert read_violations(tmp_path / "out") == []
