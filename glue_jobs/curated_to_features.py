@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import sys
 
-from etl_features import build_features, write_features
+from etl_features import COMPLETION_MARKER, build_features, write_features
 from etl_io import exists, read_text, write_text
 from etl_resample import METHODS
 from etl_runtime import finish, parse_args, start
 from etl_split import parse_ratios
 from etl_stats import dumps, loads
 
-COMPLETION_MARKER = "_SUCCESS"
 REQUIRED = ["source_path", "target_path", "csv_output_path", "stats_path"]
 OPTIONAL = {"split_ratios": "0.7,0.15,0.15", "minority_ratio": "0.2", "resample": "oversample",
             "seed": "42", "hash_buckets": "64", "refit": "false", "JOB_NAME": ""}

@@ -13,6 +13,10 @@ from etl_resample import resample
 from etl_split import SPLITS, stratified_split
 from etl_stats import FeatureSpec, fit_stats
 
+# The one completion marker a training-channel job writes after every channel file: the training
+# pipeline's EventBridge rule matches `<csv_output_path>/_SUCCESS` (one retraining per run).
+COMPLETION_MARKER = "_SUCCESS"
+
 
 @dataclass
 class FeatureResult:

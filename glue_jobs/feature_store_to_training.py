@@ -16,10 +16,9 @@ import sys
 
 from pyspark.sql import functions as F
 
-from curated_to_features import COMPLETION_MARKER
-from etl_features import build_features, write_features
+from etl_features import COMPLETION_MARKER, build_features, write_features
 from etl_io import exists, read_text, write_text
-from etl_point_in_time import GroupJoin, as_of_join
+from etl_point_in_time import STORE_COLUMNS, GroupJoin, as_of_join
 from etl_runtime import finish, parse_args, read_source, start
 from etl_split import parse_ratios
 from etl_stats import FeatureSpec, dumps, loads
@@ -38,6 +37,20 @@ def _offline_records(spark, group: dict):
     return spark.read.parquet(group["path"])
 
 
+def group_join(spark, group: dict) -> GroupJoin:
+    """One `--feature_groups` entry as a GroupJoin. `features` is a list of names, or a mapping of
+    the store's feature name to the curated column it becomes (a feature may be named apart from
+    its source field; the ETL's encoders read the curated names)."""
+    features = group["features"]
+    columns = dict(features) if isinstance(features, dict) else {f: f for f in features}
+    records = _offline_records(spark, group)
+    keep = [group["record_identifier"], group["event_time_feature"], *(c for c in STORE_COLUMNS if c in records.columns)]
+    records = records.select(*keep, *[F.col(name).alias(column) for name, column in columns.items()])
+    return GroupJoin(records=records, record_identifier=group["record_identifier"],
+                     event_time=group["event_time_feature"], join_key=group["join_key"],
+                     features=tuple(columns.values()))
+
+
 def main(argv: list[str]) -> dict:
     """Run the job; returns the summary it logs."""
     args = parse_args(argv, REQUIRED, OPTIONAL)
@@ -45,9 +58,7 @@ def main(argv: list[str]) -> dict:
     spec = FeatureSpec()
     labels = (read_source(ctx, args["labels_path"], "parquet", "feature_store_to_training_labels")
               .select(*args["label_columns"].split(",")).filter(F.col(spec.label).isNotNull()))
-    groups = [GroupJoin(records=_offline_records(ctx.spark, g), record_identifier=g["record_identifier"],
-                        event_time=g["event_time_feature"], join_key=g["join_key"], features=tuple(g["features"]))
-              for g in json.loads(args["feature_groups"])]
+    groups = [group_join(ctx.spark, g) for g in json.loads(args["feature_groups"])]
     joined = as_of_join(labels, label_time=spec.time_col, groups=groups)
     refit = args["refit"].lower() == "true"
     stats = None if refit or not exists(args["stats_path"]) else loads(read_text(args["stats_path"]))

@@ -103,6 +103,12 @@ class PlatformConfig(Section):
             # Iceberg metadata points at every live data file: an expired or archived one breaks the table.
             problems.append("data_lake.features: glacier_days and expiration_days must be unset while "
                             "features.enabled (the offline stores are Iceberg tables in this zone)")
+        ready, from_store = self.training.training_ready_prefix, self.features.training_set_prefix
+        if self.features.training_source == "feature_store" and (ready.startswith(from_store)
+                                                                 or from_store.startswith(ready)):
+            # The training trigger matches `<prefix>*_SUCCESS`: nested prefixes would start it twice.
+            problems.append(f"training_set_prefix {from_store!r} and training.training_ready_prefix {ready!r} "
+                            "must not contain one another (each job's _SUCCESS marker would start training)")
         if problems:
             raise ValueError("features: " + "; ".join(problems))
         if self.tags.environment != self.environment:
@@ -118,6 +124,14 @@ class PlatformConfig(Section):
     def availability_zones(self) -> list[str]:
         return [f"{self.region}{letter}"
                 for letter in self.network.availability_zone_letters[: self.network.az_count]]
+
+    @property
+    def training_input_prefix(self) -> str:
+        """The features-zone prefix the training pipeline reads and whose `_SUCCESS` starts it: the
+        ETL's training-ready channels, or the point-in-time set (`features.training_source`)."""
+        if self.features.training_source == "feature_store":
+            return self.features.training_set_prefix
+        return self.training.training_ready_prefix
 
     @property
     def destroy_on_delete(self) -> bool:

@@ -59,6 +59,8 @@ class RolePurpose(StrEnum):
     # features (one offline-store role per group besides: `feature-store-<group>`)
     FEATURE_INGESTION = "feature-ingestion"
     FEATURE_STORE_COMPACTION = "feature-store-compaction"
+    FEATURE_BACKFILL = "feature-backfill"
+    FEATURE_TRAINING_SET = "feature-training-set"
     # workspaces (Studio execution roles, one per persona)
     PERSONA_DATA_SCIENTIST = "persona-data-scientist"
     PERSONA_ML_ENGINEER = "persona-ml-engineer"

@@ -26,6 +26,18 @@ MAX_FEATURES = 2500
 EVENT_SCHEMA = Path(__file__).resolve().parents[2] / "lambda" / "firehose_transform" / "event_schema.json"
 FeatureType = Literal["Integral", "Fractional", "String"]
 Store = Literal["OnlineStore", "OfflineStore"]
+# The curated columns the ETL's encoders read (glue_jobs/etl_stats.py FeatureSpec: numeric, one-hot,
+# binary, hashed; tests/runtime/features check the two lists agree): a training set from the store
+# must get each from exactly one group's offline store.
+TRAINING_COLUMNS = ("amount", "account_age_days", "num_prev_transactions", "channel", "device_type",
+                    "merchant_category", "country", "merchant_id")
+# The curated columns the point-in-time job keeps of each label (feature_store_to_training.py);
+# a group joins the labels on its record identifier, so that must be one of the two keys.
+LABEL_KEYS = ("event_id", "customer_id")
+LABEL_COLUMNS = ("event_id", "customer_id", "event_time", "is_fraud")
+# Prefixes of the features zone the feature store's own jobs use (never a training-set prefix).
+RESERVED_FEATURE_ZONE_PREFIXES = ("feature-store/", "feature-store-backfill/", "datasets/", "datasets-from-store/",
+                                  "athena-results/")
 
 
 class FeatureDefinition(Section):
@@ -88,6 +100,19 @@ class FeatureGroupConfig(Section):
     def table_name(self, name_prefix: str) -> str:
         """The offline store's Glue table (Glue and Athena want lower case and underscores)."""
         return self.physical_name(name_prefix).replace("-", "_")
+
+    @property
+    def training_columns(self) -> dict[str, str]:
+        """Feature name -> curated column, for the features a point-in-time training set takes from
+        this group (those whose source is one of TRAINING_COLUMNS; never the identifier or time)."""
+        keys = (self.record_identifier, self.event_time_feature)
+        return {f.name: f.source_field for f in self.features
+                if f.name not in keys and f.source_field in TRAINING_COLUMNS} if self.offline_store else {}
+
+    @property
+    def join_key(self) -> str:
+        """The label column this group's records are matched on: its identifier's curated column."""
+        return self.feature(self.record_identifier).source_field
 
 
 def _feature_problems(group: FeatureGroupConfig) -> list[str]:
@@ -165,6 +190,9 @@ class FeaturesConfig(Section):
     compaction_schedule: str | None = Field(default="cron(0 3 * * ? *)", pattern=r"^(cron|rate)\(.+\)$")
     # What the training pipeline trains on: the ETL's channels or the point-in-time set from the store.
     training_source: Literal["etl", "feature_store"] = "etl"
+    # Where the point-in-time job writes its label-first CSV channels and `_SUCCESS` marker in the
+    # features zone; with training_source feature_store the pipeline reads (and is started by) it.
+    training_set_prefix: str = Field(default="training-ready-from-store/", pattern=r"^[a-z0-9][a-z0-9_/-]*/$")
 
     @model_validator(mode="after")
     def _groups(self) -> FeaturesConfig:
@@ -176,6 +204,11 @@ class FeaturesConfig(Section):
             raise ValueError(f"groups: names used twice: {twice}")
         problems = [f"groups[{i}] ({g.name}): {p}" for i, g in enumerate(self.groups)
                     for p in _source_problems(g)]
+        problems += [f"training_set_prefix: {self.training_set_prefix!r} is under {p!r}, which the feature "
+                     "store's own jobs write" for p in RESERVED_FEATURE_ZONE_PREFIXES
+                     if self.training_set_prefix.startswith(p) or p.startswith(self.training_set_prefix)]
+        if self.training_source == "feature_store":
+            problems += _training_set_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -202,4 +235,27 @@ def _source_problems(group: FeatureGroupConfig) -> list[str]:
         elif fields[source] not in compatible[feature.type]:
             problems.append(f"feature {feature.name!r}: {feature.type} cannot hold the event's {fields[source]} "
                             f"field {source!r}")
+    return problems
+
+
+def _training_set_problems(features: FeaturesConfig) -> list[str]:
+    """With training_source feature_store: every training column from exactly one offline store,
+    joined on a label key."""
+    if not features.enabled:
+        return ["training_source: feature_store needs features.enabled and its groups"]
+    providers: dict[str, list[str]] = {c: [] for c in TRAINING_COLUMNS}
+    problems = []
+    for i, group in enumerate(features.groups):
+        for column in group.training_columns.values():
+            providers[column].append(group.name)
+        if group.training_columns and group.join_key not in LABEL_KEYS:
+            problems.append(f"groups[{i}] ({group.name}): training_source feature_store joins labels on the record "
+                            f"identifier, whose column {group.join_key!r} is not a label key {LABEL_KEYS}")
+    for column, groups in providers.items():
+        if not groups:
+            problems.append(f"training_source: feature_store, but no group with an offline store has a feature "
+                            f"with source {column!r} (the ETL's encoders need every one of {TRAINING_COLUMNS})")
+        elif len(groups) > 1:
+            problems.append(f"training_source: feature_store, but groups {groups} both provide {column!r}: "
+                            "keep it in one group (the point-in-time join takes each column once)")
     return problems

@@ -10,11 +10,14 @@ from constructs import Construct
 
 from ml_platform.config import PlatformConfig
 from ml_platform.constructs.data.athena import QueryWorkgroup
-from ml_platform.constructs.data.catalog import LakeCatalog
+from ml_platform.constructs.data.catalog import EVENTS_PREFIX, LakeCatalog
+from ml_platform.constructs.data.glue_jobs import GlueJobSettings
 from ml_platform.constructs.data.lake import DataLake, bucket_ref
 from ml_platform.constructs.data.lake_formation import LakeGovernance
 from ml_platform.constructs.features.feature_group import FeatureGroup
+from ml_platform.constructs.features.feature_jobs import FeatureJobs, FeatureJobSources
 from ml_platform.constructs.features.offline_compaction import OfflineCompaction
+from ml_platform.constructs.features.online_access import OnlineReadAccess
 from ml_platform.constructs.features.stream_ingestion import StreamIngestion
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.naming import Naming
@@ -26,13 +29,15 @@ COMPACTION_RESULTS_PREFIX = "athena-results/"
 
 class FeatureStoreStack(PlatformStack):
     """`<Env>/FeatureStore`: one FeatureGroup per configured group (retained, versioned names), the
-    ingestion function on the event stream, and the Iceberg compaction schedules with their Athena
-    workgroup."""
+    ingestion function on the event stream, the Iceberg compaction schedules with their Athena
+    workgroup, the backfill and point-in-time Glue jobs (the latter in the ETL workflow named
+    `etl_workflow_name` when training reads the store), and online reads for `online_reader_arns`."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  network: SecureVpc, lake: DataLake, catalog: LakeCatalog, governance: LakeGovernance,
                  stream: kinesis.IStream, lake_key: kms.IKey, streaming_key: kms.IKey, logs_key: kms.IKey,
-                 removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
+                 removal_policy: cdk.RemovalPolicy, etl_workflow_name: str, curated_job_name: str,
+                 online_reader_arns: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         settings = config.features
         features = bucket_ref(self, "FeaturesBucket", lake.features)
@@ -48,6 +53,21 @@ class FeatureStoreStack(PlatformStack):
                 vpc=network.vpc, subnets=network.private_subnets, security_group=network.workload_security_group,
                 streaming_key=streaming_key, logs_key=logs_key, log_retention=retention(config.log_retention_days),
                 removal_policy=removal_policy)
+        etl = config.etl
+        self.jobs = FeatureJobs(
+            self, "Jobs", groups=self.groups, settings=settings, naming=naming, network=network, lake_key=lake_key,
+            logs_key=logs_key, governance=governance,
+            job_settings=GlueJobSettings(glue_version=etl.glue_version, worker_type=etl.worker_type,
+                                         number_of_workers=etl.number_of_workers, timeout_minutes=etl.timeout_minutes),
+            sources=FeatureJobSources(
+                buckets={z: bucket_ref(self, f"{z.capitalize()}Zone", lake.zones[z]) for z in ("curated", "artifacts")}
+                | {"features": features}, curated_events_prefix=EVENTS_PREFIX, etl_workflow_name=etl_workflow_name,
+                curated_job_name=curated_job_name, split_ratios=etl.split_ratios, minority_ratio=etl.minority_ratio))
+        self.online_access = None
+        if online_reader_arns:
+            self.online_access = OnlineReadAccess(
+                self, "OnlineReaders", groups=self.groups, role_arns=online_reader_arns,
+                description="Feature Store online reads (GetRecord, BatchGetRecord) for inference enrichment")
         self.compaction = None
         if settings.compaction_schedule and any(g.offline_store for g in settings.groups):
             workgroup_name = naming.resource_name("features")

@@ -39,7 +39,8 @@ class TrainingStack(PlatformStack):
                  network: SecureVpc, lake: DataLake, models_key: kms.IKey, alerts_topic: sns.ITopic,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        t = config.training
+        # The ETL's training-ready channels or the point-in-time set (features.training_source).
+        t, input_prefix = config.training, config.training_input_prefix
         self.code = CodeBundle(self, "TrainingCode", source=TRAINING_CODE)
         self.registry = ModelRegistry(self, "ModelRegistry", group_name=naming.resource_name("models"),
                                       description=f"{naming.prefix}: fraud-detection XGBoost models")
@@ -65,7 +66,7 @@ class TrainingStack(PlatformStack):
             image_uri=xgboost_image_uri(config.region, t.xgboost_framework_version),
             code_uri=self.code.s3_uri, code_file_name=self.code.file_name,
             processing_role_arn=naming.role_arn(PROCESSING_ROLE), training_role_arn=naming.role_arn(TRAINING_ROLE),
-            artifacts_bucket="${Artifacts}", default_input_uri=f"s3://${{Features}}/{t.training_ready_prefix}",
+            artifacts_bucket="${Artifacts}", default_input_uri=f"s3://${{Features}}/{input_prefix}",
             model_package_group=self.registry.group_name, training=t,
             placement=Placement(subnet_ids=tuple(f"${{Subnet{i}}}" for i in range(len(subnet_ids))),
                                 security_group_id="${WorkloadSg}", kms_key_arn="${ModelsKey}"),
@@ -78,7 +79,7 @@ class TrainingStack(PlatformStack):
         # pipeline role creates the jobs, the job roles run them.
         for role in (self.pipeline_role, self.processing_role, self.training_role):
             grant_volume_encryption(models_key, role)
-        self._grant_data(lake, naming, t.training_ready_prefix)
+        self._grant_data(lake, naming, input_prefix)
         self.events_role = PlatformRole(
             self, "EventsRole", role_name=naming.role_name(EVENTS_ROLE),
             assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
@@ -86,7 +87,7 @@ class TrainingStack(PlatformStack):
         self.pipeline.grant_start_execution(self.events_role)
         self.triggers = TrainingPipelineTriggers(
             self, "Triggers", pipeline_arn=self.pipeline.pipeline_arn, role=self.events_role,
-            schedule=t.schedule_cron, bucket_name=lake.features.bucket_name, prefix=t.training_ready_prefix,
+            schedule=t.schedule_cron, bucket_name=lake.features.bucket_name, prefix=input_prefix,
             alerts_topic=alerts_topic)
 
     def _grant_data(self, lake: DataLake, naming: Naming, training_ready_prefix: str) -> None:

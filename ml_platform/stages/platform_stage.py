@@ -82,7 +82,9 @@ class MlPlatformStage(cdk.Stage):
         if config.labeling.enabled:  # a key policy may only name roles that exist
             users[KeyDomain.LAKE] = users[KeyDomain.LAKE] + LABELING_LAKE_KEY_USERS
         self.security = SecurityStack(self, "Security", availability_zones=azs, naming=naming,
-                                      key_users=feature_store_key_users(users, config.features),
+                                      key_users=feature_store_key_users(
+                                          users, config.features, online_readers=(R.SAGEMAKER_MODEL,)
+                                          if config.endpoint.mode != "none" else ()),
                                       extra_statements=feature_store_key_statements(naming, config.features),
                                       removal_policy=removal, description=self._describe("KMS keys per data domain"))
         keys = self.security.keys
@@ -182,9 +184,14 @@ class MlPlatformStage(cdk.Stage):
                 self, "FeatureStore", availability_zones=azs, config=config, naming=naming, network=network,
                 lake=lake, catalog=self.catalog.catalog, governance=self.catalog.governance,
                 stream=self.ingestion.stream, lake_key=keys.lake, streaming_key=keys.streaming, logs_key=keys.logs,
-                removal_policy=removal,
-                description=self._describe("SageMaker Feature Store groups, stream ingestion, compaction"))
-            self.feature_store.add_stack_dependency(self.catalog)
+                removal_policy=removal, etl_workflow_name=self.processing.workflow.workflow_name,
+                curated_job_name=self.processing.raw_to_curated.job_name,
+                online_reader_arns=(naming.role_arn(R.SAGEMAKER_MODEL),) if self.serving else (),
+                description=self._describe("SageMaker Feature Store groups, stream ingestion, Glue jobs, compaction"))
+            # Its trigger joins the ETL workflow and its policy attaches to the model role by name;
+            # after Processing, its Lake Formation permissions never race the other stacks'.
+            for prerequisite in (self.catalog, self.processing, *([self.serving] if self.serving else [])):
+                self.feature_store.add_stack_dependency(prerequisite)
 
     def _labeling(self) -> None:
         """Ground Truth workforce, labeling jobs and active learning: only when configured."""

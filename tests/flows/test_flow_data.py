@@ -105,12 +105,14 @@ def glue_job_flow(platform, props) -> Flow:
         if name in args:
             flow.add(s3_read(platform, role, args[name], f"job argument {name}"))
     flow.add(s3_read(platform, role, props["Command"]["ScriptLocation"], "job script"))
-    flow.add(s3_read(platform, role, args["--source_path"], "source"))
-    for name in ("--target_path", "--rejected_path", "--csv_output_path", "--stats_path", "--TempDir"):
+    # The ETL reads --source_path; the point-in-time training-set job reads its labels from --labels_path.
+    flow.add(s3_read(platform, role, args.get("--source_path") or args["--labels_path"], "source"))
+    for name in ("--target_path", "--rejected_path", "--csv_output_path", "--stats_path", "--TempDir",
+                 "--ledger_path"):
         if name in args:
             # The security configuration's SSE-KMS key encrypts every object the job writes.
             flow.add(s3_write(platform, role, args[name], f"output {name}", s3_key))
-    for name in ("--stats_path", "--TempDir"):
+    for name in ("--stats_path", "--TempDir", "--ledger_path"):
         if name in args:
             flow.add(s3_read(platform, role, args[name], f"re-read {name}"))
     bookmark_key = encryption["JobBookmarksEncryption"]["KmsKeyArn"]

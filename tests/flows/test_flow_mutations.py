@@ -103,6 +103,25 @@ def test_boto3_calls_are_read_from_the_code(tmp_path):
     assert sorted(a for c in calls for a in iam_actions(*c)) == ["s3:GetObject", "s3:PutObject", "sqs:SendMessage"]
 
 
+def test_clients_made_by_a_helper_of_the_code_count_and_batch_calls_map_to_their_action(tmp_path):
+    # GIVEN a handler that caches clients in `_client(service)` (as lambda/feature_ingestion does)
+    # and sends SQS messages in batches (SQS authorizes SendMessageBatch as sqs:SendMessage)
+    (tmp_path / "handler.py").write_text(
+        "import boto3\n"
+        "_clients = {}\n"
+        "def _client(service, region=None):\n"
+        "    if service not in _clients:\n"
+        "        _clients[service] = boto3.client(service, region_name=region)\n"
+        "    return _clients[service]\n"
+        "def handler(event, context):\n"
+        "    _client('sagemaker-featurestore-runtime').put_record(FeatureGroupName='g', Record=[])\n"
+        "    _client('sqs').send_message_batch(QueueUrl='u', Entries=[])\n")
+    # WHEN the folder is read THEN both services and their IAM actions are found
+    calls = boto3_calls(tmp_path)
+    assert calls == {("sagemaker-featurestore-runtime", "PutRecord"), ("sqs", "SendMessageBatch")}
+    assert sorted(a for c in calls for a in iam_actions(*c)) == ["sagemaker:PutRecord", "sqs:SendMessage"]
+
+
 def test_a_role_with_a_permissions_boundary_is_capped(cdk_out):
     # GIVEN the analyst role with a boundary that allows only SageMaker and S3 reads,
     stage = _prod_stage(cdk_out)

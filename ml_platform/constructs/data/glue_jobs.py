@@ -175,3 +175,4 @@ class GlueSparkJob(Construct):
         )
         self.job.add_resource_dependency(connection.connection)
         self.name = self.job.ref
+        self.job_name = name  # the literal name, for other stacks (a trigger, a rule) without an export

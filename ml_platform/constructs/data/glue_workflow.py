@@ -54,6 +54,7 @@ class EtlWorkflow(Construct):
         self.workflow = glue.CfnWorkflow(
             self, "Workflow", name=name, max_concurrent_runs=1,
             description="raw -> curated -> training-ready features, then catalog the features")
+        self.workflow_name = name  # the literal name: other stacks add triggers to the workflow by it
         workflow_name = self.workflow.ref
         self.triggers = [glue.CfnTrigger(
             self, "Start", workflow_name=workflow_name,

@@ -16,18 +16,28 @@ def offline_store_role_purpose(group_name: str) -> str:
     return f"feature-store-{group_name}"
 
 
-def feature_store_key_users(key_users: Mapping[KeyDomain, Sequence[str]],
-                            features: FeaturesConfig) -> dict[KeyDomain, tuple[str, ...]]:
+# The Glue jobs of the feature store (constructs/features/feature_jobs.py).
+GLUE_JOB_ROLES = (RolePurpose.FEATURE_BACKFILL, RolePurpose.FEATURE_TRAINING_SET)
+
+
+def feature_store_key_users(key_users: Mapping[KeyDomain, Sequence[str]], features: FeaturesConfig, *,
+                            online_readers: Sequence[str] = ()) -> dict[KeyDomain, tuple[str, ...]]:
     """`key_users` plus the feature-store role purposes: the lake key (both stores use it) for the
-    ingestion function, every offline-store role and the compaction schedules; the streaming key
-    (the stream and the dead-letter queues) for the ingestion function."""
+    ingestion function, every offline-store role, the compaction schedules, the Glue jobs and the
+    `online_readers` (GetRecord decrypts with it: the endpoint's model role); the streaming key
+    (the stream and the dead-letter queues) for the ingestion function; the logs key (Glue's
+    encrypted logs) and the models key (the artifacts bucket: Glue temp files, statistics) for the
+    Glue jobs."""
     users = {domain: tuple(roles) for domain, roles in key_users.items()}
     if not features.enabled:
         return users
-    lake: list[str] = [RolePurpose.FEATURE_INGESTION, RolePurpose.FEATURE_STORE_COMPACTION]
+    lake: list[str] = [RolePurpose.FEATURE_INGESTION, RolePurpose.FEATURE_STORE_COMPACTION, *GLUE_JOB_ROLES]
     lake += [offline_store_role_purpose(g.name) for g in features.groups if g.offline_store]
-    users[KeyDomain.LAKE] = users.get(KeyDomain.LAKE, ()) + tuple(lake)
-    users[KeyDomain.STREAMING] = users.get(KeyDomain.STREAMING, ()) + (RolePurpose.FEATURE_INGESTION,)
+    lake += [r for r in online_readers if r not in users.get(KeyDomain.LAKE, ())]
+    extra = {KeyDomain.LAKE: tuple(lake), KeyDomain.STREAMING: (RolePurpose.FEATURE_INGESTION,),
+             KeyDomain.LOGS: GLUE_JOB_ROLES, KeyDomain.MODELS: GLUE_JOB_ROLES}
+    for domain, roles in extra.items():
+        users[domain] = users.get(domain, ()) + roles
     return users
 
 

@@ -39,14 +39,19 @@ from ml_platform.paths import LAMBDA_ROOT
 MAX_TARGETS_BYTES = 3500
 
 
+def feature_target(group: FeatureGroup) -> dict[str, object]:
+    """One group's write target: the ingestion function's FEATURE_TARGETS entry, and the backfill's
+    `--feature_target` (see lambda/feature_ingestion/ingestion_settings.py)."""
+    g = group.config
+    return {"feature_group_name": group.name, "record_identifier": g.record_identifier,
+            "event_time_feature": g.event_time_feature, "target_stores": list(g.ingestion.target_stores),
+            "features": [{"name": f.name, "source": f.source_field, "type": f.type, "required": f.required}
+                         for f in g.features]}
+
+
 def feature_targets(groups: Sequence[FeatureGroup]) -> list[dict[str, object]]:
-    """FEATURE_TARGETS: one entry per stream-fed group (see lambda/feature_ingestion/ingestion_settings.py)."""
-    return [{"feature_group_name": g.name, "record_identifier": g.config.record_identifier,
-             "event_time_feature": g.config.event_time_feature,
-             "target_stores": list(g.config.ingestion.target_stores),
-             "features": [{"name": f.name, "source": f.source_field, "type": f.type, "required": f.required}
-                          for f in g.config.features]}
-            for g in groups if g.config.ingestion.from_stream]
+    """FEATURE_TARGETS: one entry per stream-fed group."""
+    return [feature_target(g) for g in groups if g.config.ingestion.from_stream]
 
 
 class StreamIngestion(Construct):

@@ -24,7 +24,11 @@ from flowcheck.platform import Platform
 from flowcheck.policy import Principal
 
 LAMBDA_DIR = Path(__file__).resolve().parents[3] / "lambda"
-IAM_PREFIX = {"sagemaker-runtime": "sagemaker", "monitoring": "cloudwatch"}
+IAM_PREFIX = {"sagemaker-runtime": "sagemaker", "sagemaker-featurestore-runtime": "sagemaker", "monitoring": "cloudwatch"}
+# Batch operations IAM authorizes by the single operation's action (SQS Developer Guide, "Amazon SQS
+# API permissions": SendMessageBatch needs sqs:SendMessage, DeleteMessageBatch sqs:DeleteMessage).
+BATCH_ACTIONS = {("sqs", "SendMessageBatch"): "sqs:SendMessage", ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+                 ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility"}
 S3_ACTIONS = {"ListObjectsV2": ["s3:ListBucket"], "ListObjects": ["s3:ListBucket"], "HeadObject": ["s3:GetObject"],
               "CopyObject": ["s3:GetObject", "s3:PutObject"]}
 
@@ -85,13 +89,32 @@ def _operations(service: str) -> dict[str, str]:
     return {xform_name(name): name for name in model.operation_names}
 
 
+def _client_factories(trees: list[ast.Module]) -> set[str]:
+    """Functions of the code that create a client of the service named by their first parameter
+    (`def _client(service): ... boto3.client(service, ...)`): a cached-client helper."""
+    factories = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.args.args:
+                first = node.args.args[0].arg
+                if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "client"
+                       and c.args and isinstance(c.args[0], ast.Name) and c.args[0].id == first
+                       for c in ast.walk(node)):
+                    factories.add(node.name)
+    return factories
+
+
 def boto3_calls(folder: Path) -> set[tuple[str, str]]:
     """(service, operation) of every `<client>.<operation>(...)` in the folder's code, for the
-    services it creates clients of with `boto3.client("<service>")`."""
+    services it creates clients of with `boto3.client("<service>")` or through a helper of its own
+    that passes its first argument to `boto3.client` (`_client("<service>")`)."""
     trees = [ast.parse(p.read_text()) for p in sorted(folder.glob("*.py"))]
+    factories = _client_factories(trees)
     services = {node.args[0].value for tree in trees for node in ast.walk(tree)
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "client"
-                and node.args and isinstance(node.args[0], ast.Constant)}
+                if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+                and ((isinstance(node.func, ast.Attribute) and node.func.attr == "client")
+                     or (isinstance(node.func, ast.Name) and node.func.id in factories))}
     calls = set()
     for tree in trees:
         for node in ast.walk(tree):
@@ -107,6 +130,8 @@ def iam_actions(service: str, operation: str) -> list[str]:
     """The IAM actions one API operation is authorized by (Service Authorization Reference)."""
     if service == "s3":
         return S3_ACTIONS.get(operation, [f"s3:{operation}"])
+    if (service, operation) in BATCH_ACTIONS:
+        return [BATCH_ACTIONS[service, operation]]
     return [f"{IAM_PREFIX.get(service, service)}:{operation}"]
 
 

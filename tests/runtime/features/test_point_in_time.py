@@ -135,3 +135,30 @@ def test_training_channels_from_the_store_equal_the_etls_even_with_later_values_
         assert _csv(tmp_path / "fs-csv" / split) == _csv(tmp_path / "etl-csv" / split)
     assert json.loads((tmp_path / "fs-stats.json").read_text()) == json.loads((tmp_path / "etl-stats.json").read_text())
     assert json.loads((tmp_path / "fs-csv" / "_SUCCESS").read_text())["rows_by_split"] == summary["rows_by_split"]
+
+
+def test_a_feature_named_apart_from_its_source_becomes_the_curated_column(spark, labels, tmp_path):
+    # GIVEN an offline store whose feature `prev_txn_count` is the curated `num_prev_transactions`
+    # (the CDK app renders `features` as {feature name: curated column})
+    schema = f"customer_id string, event_time string, prev_txn_count bigint, {OFFLINE}"
+    rows = [("cust-A", _iso(_t(9)), 5, _t(9), _t(9), False), ("cust-A", _iso(_t(11)), 99, _t(11), _t(11), False)]
+    path = tmp_path / "offline"
+    spark.createDataFrame(rows, schema).write.parquet(str(path))
+    entry = {"path": str(path), "record_identifier": "customer_id", "event_time_feature": "event_time",
+             "join_key": "customer_id", "features": {"prev_txn_count": "num_prev_transactions"}}
+    # WHEN the job turns the entry into its join
+    group = _entry("feature_store_to_training").group_join(spark, entry)
+    joined = as_of_join(labels, label_time="event_time", groups=[group])
+    # THEN the value arrives under the curated name, still as of each label's time
+    got = {r["event_id"]: r["num_prev_transactions"] for r in joined.collect()}
+    assert got["evt-1"] == 5 and got["evt-2"] == 99 and "prev_txn_count" not in joined.columns
+
+
+def test_the_cdk_apps_training_columns_are_the_etl_encoders_inputs():
+    # The synth-time check (every training column from exactly one group) must ask for what
+    # build_features encodes; the two lists live on both sides of the CDK/Glue boundary.
+    from etl_stats import FeatureSpec
+    from ml_platform.config_sections.features import LABEL_COLUMNS, TRAINING_COLUMNS
+    spec = FeatureSpec()
+    assert sorted(TRAINING_COLUMNS) == sorted({*spec.numeric, *spec.onehot, *spec.binary, *spec.hashed})
+    assert _entry("feature_store_to_training").OPTIONAL["label_columns"].split(",") == list(LABEL_COLUMNS)
