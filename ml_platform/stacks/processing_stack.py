@@ -111,18 +111,16 @@ class ProcessingStack(PlatformStack):
         role = PlatformRole(self, "EtlRole", role_name=naming.role_name(RolePurpose.GLUE_ETL),
                             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
                             description="Glue ETL jobs: raw -> curated -> features")
-        self._grant_lake(role)
-        self.security.grant_use(role)
-        grant_glue_runtime(role, connection_arn=self.connection.arn, region=self.region, account=self.account)
-        governance.grant_read(role, zones=("raw",))
-        governance.grant_read_write(role, zones=("curated", "features"))
-        self._acknowledge_glue_logs(role)
         acknowledge_grants(role, resources={
             "Resource::*": "EC2 Describe*/network-interface calls for the Glue VPC connection, "
                            "cloudwatch:PutMetricData (conditioned on the Glue namespace) and "
-                           "lakeformation:GetDataAccess have no resource-level permissions",
-            f"Resource::arn:aws:ec2:{self.region}:{self.account}:network-interface/*":
-                "Tags on the network interfaces Glue creates for the job, limited to Glue's own tag key"})
+                           "lakeformation:GetDataAccess have no resource-level permissions"})
+        self._grant_lake(role)
+        self.security.grant_use(role)
+        grant_glue_runtime(role, connection=self.connection, region=self.region, account=self.account)
+        governance.grant_read(role, zones=("raw",))
+        governance.grant_read_write(role, zones=("curated", "features"))
+        self._acknowledge_glue_logs(role)
         return role
 
     def _grant_lake(self, role: PlatformRole) -> None:

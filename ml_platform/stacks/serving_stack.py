@@ -29,6 +29,7 @@ from constructs import Construct
 
 from ml_platform.config import PlatformConfig
 from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.serving.endpoint import ModelEndpoint, RollbackAlarms
 from ml_platform.constructs.serving.endpoint_api import EndpointApi
 from ml_platform.constructs.serving.endpoint_deployer import EndpointDeployer
@@ -78,7 +79,8 @@ class ServingStack(PlatformStack):
         self.model_role = ModelExecutionRole(
             self, "ModelRole", role_name=naming.role_name(RolePurpose.SAGEMAKER_MODEL), name_prefix=naming.prefix,
             artifacts=artifacts, output_prefixes=[CAPTURE_PREFIX, ASYNC_PREFIX],
-            topics=[t for t in (self.success_topic, self.error_topic) if t is not None]).role
+            topics=[t for t in (self.success_topic, self.error_topic) if t is not None],
+            placement=EniPlacement.of(vpc, vpc_subnets, security_group)).role
         self.alarms = RollbackAlarms(self, "RollbackAlarms", spec=self.spec, alerts_topic=alerts_topic)
         self.endpoint = None
         if endpoint.has_initial_model:
