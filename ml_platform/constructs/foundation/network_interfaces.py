@@ -76,7 +76,7 @@ def grant_network_interfaces(role: PlatformRole, *, service: EniService, placeme
     """What `service` needs, with `role`, to create, use and delete network interfaces in `placement`;
     acknowledges the two IAM5 findings this grant produces on `role`."""
     stack = cdk.Stack.of(role)
-    ec2_arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
+    ec2_arn = f"arn:aws:ec2:{stack.region}:{stack.account}"  # the platform runs in the aws partition
     interfaces = f"{ec2_arn}:network-interface/*"
     name = service.name.capitalize()
     role.add_to_principal_policy(iam.PolicyStatement(
