@@ -14,6 +14,7 @@ from constructs import Construct
 from ml_platform.config import PlatformConfig
 from ml_platform.constants import RolePurpose, bootstrap_assets_bucket
 from ml_platform.constructs.foundation.network import SecureVpc
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.labeling.active_learning_machine import ActiveLearningMachine
 from ml_platform.constructs.labeling.functions import FunctionBase, LabelingFunction, NetworkPlacement
@@ -149,6 +150,7 @@ class LabelingStack(PlatformStack):
             region=region,
             account=account,
             name_prefix=naming.prefix,
+            placement=EniPlacement.of(network.vpc, network.private_subnets, network.workload_security_group),
         )
         for fn in (self.pre_annotation, self.consolidation):
             fn.grant_invoke(self.ground_truth.role)
@@ -287,6 +289,7 @@ class LabelingStack(PlatformStack):
             assets_bucket=bootstrap_assets_bucket(config.account, config.region),
             region=config.region,
             account=config.account,
+            placement=EniPlacement.of(network.vpc, network.private_subnets, network.workload_security_group),
         )
         code.grant_read(self.model_jobs.role)
         acknowledge_grants(

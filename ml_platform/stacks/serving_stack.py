@@ -28,7 +28,9 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
+from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.serving.endpoint import ModelEndpoint, RollbackAlarms
 from ml_platform.constructs.serving.endpoint_api import EndpointApi
 from ml_platform.constructs.serving.endpoint_deployer import EndpointDeployer
@@ -62,23 +64,12 @@ class ServingStack(PlatformStack):
         artifacts = s3.Bucket.from_bucket_attributes(
             self, "Artifacts", bucket_name=naming.bucket_name("artifacts"), encryption_key=models_key)
         bucket_uri = f"s3://{artifacts.bucket_name}"
-        self.success_topic = self.error_topic = None
-        if endpoint.mode == "async":
-            self.success_topic = sns.Topic(self, "AsyncSuccess", master_key=models_key, enforce_ssl=True,
-                                           display_name=f"{naming.prefix} async inference results")
-            self.error_topic = sns.Topic(self, "AsyncError", master_key=models_key, enforce_ssl=True,
-                                         display_name=f"{naming.prefix} async inference failures")
-        self.spec = EndpointSpec(
-            config=endpoint, endpoint_name=naming.resource_name("endpoint"), kms_key_arn=models_key.key_arn,
-            capture_s3_uri=f"{bucket_uri}/{CAPTURE_PREFIX}",
-            async_output_s3_uri=f"{bucket_uri}/{ASYNC_PREFIX}/output",
-            async_failure_s3_uri=f"{bucket_uri}/{ASYNC_PREFIX}/failure",
-            success_topic_arn=self.success_topic.topic_arn if self.success_topic else None,
-            error_topic_arn=self.error_topic.topic_arn if self.error_topic else None)
+        self._endpoint_spec(naming, endpoint, models_key, bucket_uri)
         self.model_role = ModelExecutionRole(
             self, "ModelRole", role_name=naming.role_name(RolePurpose.SAGEMAKER_MODEL), name_prefix=naming.prefix,
             artifacts=artifacts, output_prefixes=[CAPTURE_PREFIX, ASYNC_PREFIX],
-            topics=[t for t in (self.success_topic, self.error_topic) if t is not None]).role
+            topics=[t for t in (self.success_topic, self.error_topic) if t is not None],
+            placement=EniPlacement.of(vpc, vpc_subnets, security_group)).role
         self.alarms = RollbackAlarms(self, "RollbackAlarms", spec=self.spec, alerts_topic=alerts_topic)
         self.endpoint = None
         if endpoint.has_initial_model:
@@ -98,12 +89,37 @@ class ServingStack(PlatformStack):
             scaling_rule=not endpoint.has_initial_model, removal_policy=removal_policy,
             multi_model_prefix=f"{bucket_uri}/{MULTI_MODEL_PREFIX}/" if endpoint.multi_model else None,
             model_source_prefix=f"{bucket_uri}/{PIPELINES_PREFIX}/")
-        self.promotion = None
+        self._promotion_and_api(config, naming, promoter_arn, vpc, vpc_subnets, security_group, models_key,
+                                logs_key, removal_policy)
+
+    def _endpoint_spec(self, naming: Naming, endpoint: EndpointConfig, models_key: kms.IKey, bucket_uri: str) -> None:
+        """The async result topics (async mode) and the endpoint's spec, shared by the CDK side and the deployer."""
+        self.success_topic: sns.Topic | None = None
+        self.error_topic: sns.Topic | None = None
+        if endpoint.mode == "async":
+            self.success_topic = sns.Topic(self, "AsyncSuccess", master_key=models_key, enforce_ssl=True,
+                                           display_name=f"{naming.prefix} async inference results")
+            self.error_topic = sns.Topic(self, "AsyncError", master_key=models_key, enforce_ssl=True,
+                                         display_name=f"{naming.prefix} async inference failures")
+        self.spec = EndpointSpec(
+            config=endpoint, endpoint_name=naming.resource_name("endpoint"), kms_key_arn=models_key.key_arn,
+            capture_s3_uri=f"{bucket_uri}/{CAPTURE_PREFIX}",
+            async_output_s3_uri=f"{bucket_uri}/{ASYNC_PREFIX}/output",
+            async_failure_s3_uri=f"{bucket_uri}/{ASYNC_PREFIX}/failure",
+            success_topic_arn=self.success_topic.topic_arn if self.success_topic else None,
+            error_topic_arn=self.error_topic.topic_arn if self.error_topic else None)
+
+    def _promotion_and_api(self, config: PlatformConfig, naming: Naming, promoter_arn: str | None, vpc: ec2.IVpc,
+                           vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
+                           models_key: kms.IKey, logs_key: kms.IKey, removal_policy: cdk.RemovalPolicy) -> None:
+        """The delivery pipeline's model-promotion role (prod) and the IAM-authorized API front door."""
+        endpoint = config.endpoint
+        self.promotion: ModelPromotionAccess | None = None
         if promoter_arn:
             self.promotion = ModelPromotionAccess(
                 self, "Promotion", role_name=naming.role_name(RolePurpose.MODEL_PROMOTION), promoter_arn=promoter_arn,
                 deployer=self.deployer.function, endpoint_name=self.spec.endpoint_name)
-        self.api = None
+        self.api: EndpointApi | None = None
         if endpoint.api_gateway:
             self.api = EndpointApi(
                 self, "Api", endpoint_name=self.spec.endpoint_name, proxy_role_name=naming.role_name(RolePurpose.ENDPOINT_PROXY),

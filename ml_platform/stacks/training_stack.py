@@ -14,6 +14,7 @@ from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
 from ml_platform.constructs.data.lake import DataLake, grant_prefix_read, grant_prefix_read_write
 from ml_platform.constructs.foundation.keys import grant_volume_encryption
 from ml_platform.constructs.foundation.network import SecureVpc
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.monitoring.baseline_step import baseline_arguments
 from ml_platform.constructs.training.code_bundle import CodeBundle
@@ -44,13 +45,14 @@ class TrainingStack(PlatformStack):
         self.code = CodeBundle(self, "TrainingCode", source=TRAINING_CODE)
         self.registry = ModelRegistry(self, "ModelRegistry", group_name=naming.resource_name("models"),
                                       description=f"{naming.prefix}: fraud-detection XGBoost models")
+        eni_placement = EniPlacement.of(network.vpc, network.private_subnets, network.workload_security_group)
         self.processing_role = SageMakerJobRole(
             self, "ProcessingRole", role_name=naming.role_name(PROCESSING_ROLE), region=config.region,
-            account=config.account, log_groups=["ProcessingJobs", "TransformJobs"],
+            account=config.account, log_groups=["ProcessingJobs", "TransformJobs"], placement=eni_placement,
             description="SageMaker processing jobs (preprocess, evaluate) and the batch-transform model")
         self.training_role = SageMakerJobRole(
             self, "TrainingRole", role_name=naming.role_name(TRAINING_ROLE), region=config.region,
-            account=config.account, log_groups=["TrainingJobs"],
+            account=config.account, log_groups=["TrainingJobs"], placement=eni_placement,
             description="SageMaker training jobs (the tuning job's trials)")
         self.pipeline_role = PlatformRole(
             self, "PipelineRole", role_name=naming.role_name(PIPELINE_ROLE),

@@ -9,7 +9,11 @@ from ml_platform.config_sections.monitoring import monitored
 from ml_platform.constants import KeyDomain, RolePurpose
 from ml_platform.constructs.features.key_users import feature_store_key_statements, feature_store_key_users
 from ml_platform.constructs.workspaces.guardrails import SageMakerGuardrailAspect
-from ml_platform.constructs.workspaces.personas import PERSONA_LAKE_KEY_USERS, PERSONA_MODELS_KEY_USERS
+from ml_platform.constructs.workspaces.personas import (
+    PERSONA_MODELS_KEY_USERS,
+    LabelingAccess,
+    persona_lake_key_users,
+)
 from ml_platform.naming import Naming
 from ml_platform.stacks.catalog_stack import CatalogStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
@@ -46,7 +50,8 @@ def key_users(config: PlatformConfig) -> dict[KeyDomain, tuple[RolePurpose, ...]
     roles that exist)."""
     if not config.workspaces.enabled:
         return dict(KEY_USERS)
-    extra = {KeyDomain.MODELS: PERSONA_MODELS_KEY_USERS, KeyDomain.LAKE: PERSONA_LAKE_KEY_USERS}
+    extra = {KeyDomain.MODELS: PERSONA_MODELS_KEY_USERS,
+             KeyDomain.LAKE: persona_lake_key_users(features_enabled=config.features.enabled)}
     return {domain: purposes + extra.get(domain, ()) for domain, purposes in KEY_USERS.items()}
 
 
@@ -128,10 +133,24 @@ class MlPlatformStage(cdk.Stage):
             naming=self.naming, network=self.network.network, lake=self.data_lake.lake, models_key=keys.models,
             lake_key=keys.lake, governance=self.catalog.governance, workgroup=self.catalog.workgroup,
             registry=self.training.registry, training_pipeline_arn=self.training.pipeline.pipeline_arn,
+            feature_groups=self.feature_store.groups if self.feature_store else (), labeling=self._labeling_access(),
             description=self._describe("Studio domain (VPC only) and persona roles"))
         # Lake Formation grants name the LF-tags; the personas read the catalog and the registry.
         for stack in (self.catalog, self.training):
             self.workspaces.add_stack_dependency(stack)
+
+    def _labeling_access(self) -> LabelingAccess | None:
+        """What the labeling administrator persona launches and manages, where labeling is enabled."""
+        if self.labeling is None:
+            return None
+        labeling, pool = self.labeling, self.labeling.workforce.user_pool
+        return LabelingAccess(
+            state_machine_arns=(labeling.launcher.state_machine.state_machine_arn,
+                                labeling.active_learning.state_machine.state_machine_arn),
+            workteam_arn=labeling.workforce.workteam_arn,
+            ground_truth_role_arn=self.naming.role_arn(RolePurpose.LABELING_GROUND_TRUTH),
+            user_pool_arn=pool.user_pool_arn if pool is not None else None)
+
     def _monitoring(self) -> None:
         """Model monitoring of the endpoint, where it can be monitored (monitoring.enabled unset: whenever)."""
         config, e = self.config, self.config.endpoint

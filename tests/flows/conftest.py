@@ -23,15 +23,16 @@ from ml_platform.config import ENVIRONMENTS, load_config  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
-def synth_like_the_cli(outdir: Path) -> Path:
-    """Run app.py as `cdk synth` does (cdk.json context, framework not failing on validations)."""
+def synth_like_the_cli(outdir: Path, **mode: object) -> Path:
+    """Run app.py as `cdk synth` does (cdk.json context, framework not failing on validations);
+    `mode`: more context (`pipeline=True`: the delivery pipeline with its stages nested)."""
     settings = json.loads((REPO / "cdk.json").read_text())
     context = settings["context"]
     # What the CLI adds from its settings (contextFromSettings in CLI 2.1148): asset metadata is
     # how a function's code folder is found.
     context.update({"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
                     "aws:cdk:bundling-stacks": ["**"], "@aws-cdk/core:failSynthOnValidationErrors": False,
-                    "envs": "all"})
+                    "envs": "all", **mode})
     if settings.get("versionReporting") is False:
         context["aws:cdk:disable-version-reporting"] = True
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
@@ -51,6 +52,17 @@ def cdk_out() -> Iterator[Path]:
     # Not under pytest's basetemp: concurrent pytest runs of the same user prune old basetemps.
     with tempfile.TemporaryDirectory(prefix="flows-cdk-out-") as folder:
         yield synth_like_the_cli(Path(folder))
+
+
+@pytest.fixture(scope="session")
+def pipeline_out() -> Iterator[Path]:
+    """The delivery-pipeline assembly (`cdk synth -c pipeline=true`); FLOWS_PIPELINE_OUT reuses one."""
+    given = os.environ.get("FLOWS_PIPELINE_OUT")
+    if given:
+        yield Path(given)
+        return
+    with tempfile.TemporaryDirectory(prefix="flows-pipeline-out-") as folder:
+        yield synth_like_the_cli(Path(folder), pipeline=True)
 
 
 @pytest.fixture(scope="session")

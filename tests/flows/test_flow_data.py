@@ -93,6 +93,15 @@ def test_transform_function_runs(platforms, cdk_out, env):
     assert_authorized(platform, Flow(f"{env}: transform", transform.runtime_checks(platform)))
 
 
+def _connection_placement(platform, name):
+    """The subnet and security groups of the Glue connection `name`, where Glue creates the job's ENIs."""
+    stage = platform.stage
+    connection = next(props["ConnectionInput"] for s, _, r in stage.resources("AWS::Glue::Connection")
+                      if (props := stage.properties(s, r))["ConnectionInput"]["Name"] == name)
+    requirements = connection["PhysicalConnectionRequirements"]
+    return {"subnets": [requirements["SubnetId"]], "security_groups": requirements["SecurityGroupIdList"]}
+
+
 def glue_job_flow(platform, props) -> Flow:
     role, args = Principal.role(props["Role"]), props["DefaultArguments"]
     stage = platform.stage
@@ -125,7 +134,8 @@ def glue_job_flow(platform, props) -> Flow:
     for connection in props.get("Connections", {}).get("Connections", []):
         flow.add([Call(role, "glue:GetConnection",
                        f"arn:aws:glue:{platform.region}:{platform.account}:connection/{connection}", {}, "connection")])
-        flow.add(vpc_network_interfaces(platform, role, "job ENIs"))
+        flow.add(vpc_network_interfaces(platform, role, **_connection_placement(platform, connection),
+                                        why="job ENIs"))
         flow.add([Call(role, f"ec2:{a}", "*", {}, "connection") for a in ("DescribeVpcEndpoints", "DescribeRouteTables",
                                                                           "DescribeSecurityGroups")],)
         flow.add([Call(role, "ec2:CreateTags", f"arn:aws:ec2:{platform.region}:{platform.account}:network-interface/x",

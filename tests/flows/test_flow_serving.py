@@ -129,7 +129,8 @@ def endpoint_runtime_flow(platform, deployer, *, with_code: bool) -> Flow:
     if asynchronous:
         flow.add(s3_write(platform, role, asynchronous["S3OutputPath"], "async output", asynchronous.get("KmsKeyId")))
     if env.get("SUBNET_IDS"):
-        flow.add(vpc_network_interfaces(platform, role, "model in the VPC"))
+        flow.add(vpc_network_interfaces(platform, role, subnets=env["SUBNET_IDS"].split(","),
+                                        security_groups=env["SECURITY_GROUP_IDS"].split(","), why="model in the VPC"))
     return flow
 
 

@@ -104,7 +104,7 @@ def test_batch_transform_of_the_test_set_runs(platforms, env):
     resources = transform["Arguments"]["TransformResources"]
     flow = Flow(f"{env}: batch transform").add([assume(platform, SAGEMAKER, role)])
     flow.add(container_runtime_checks(platform, role, image=container["Image"], logs=JOB_LOGS["Transform"],
-                                      in_vpc="VpcConfig" in args, volume_key=resources.get("VolumeKmsKeyId"),
+                                      vpc=args.get("VpcConfig"), volume_key=resources.get("VolumeKmsKeyId"),
                                       why="step BatchTransformTest"))
     flow.add(model_container_checks(platform, role, container, definition, "step BatchTransformTest"))
     # The transform reads its input and writes its output with the model's role.

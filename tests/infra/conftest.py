@@ -10,6 +10,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
+from constructs import IConstruct
 
 from ml_platform.config import ENVIRONMENTS, load_config
 from ml_platform.constants import KeyDomain
@@ -65,6 +66,33 @@ def _template_of(stack: cdk.Stack) -> Template:
 def template_of():
     """`template_of(stack)`: the stack's template, synthesized once per session (stages are shared)."""
     return _template_of
+
+
+_outputs: dict[int, tuple[cdk.Stack, dict]] = {}
+
+
+def _reference(consumer: cdk.Stack, construct: IConstruct, attribute: str | None = "Arn") -> dict:
+    """The exact value `consumer`'s template holds for `construct`'s `attribute` (`Ref` when None):
+    `Fn::GetAtt`/`Ref` in its own stack, else the `Fn::ImportValue` of the one export of exactly that
+    value in the producing stack (so an assertion names the resource itself, not a fragment of an ID)."""
+    resource = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
+    producer = cdk.Stack.of(resource)
+    logical_id = producer.get_logical_id(resource)
+    value = {"Ref": logical_id} if attribute is None else {"Fn::GetAtt": [logical_id, attribute]}
+    if producer is consumer:
+        return value
+    if id(producer) not in _outputs:  # by object: a test may build its own stage with the same paths
+        _outputs[id(producer)] = (producer, Template.from_stack(producer).to_json().get("Outputs", {}))
+    outputs = _outputs[id(producer)][1]
+    exports = [o["Export"]["Name"] for o in outputs.values() if o.get("Value") == value and "Export" in o]
+    assert len(exports) == 1, f"{producer.node.path} exports {value} {len(exports)} times"
+    return {"Fn::ImportValue": exports[0]}
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """`reference(consumer_stack, construct, attribute="Arn")`: see `_reference`."""
+    return _reference
 
 
 REPO = Path(__file__).resolve().parents[2]

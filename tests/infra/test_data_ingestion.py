@@ -33,14 +33,15 @@ def test_prod_stream_retention_from_config(prod_stage, template_of):
     assert stream["RetentionPeriodHours"] == 168
 
 
-def test_transform_lambda_in_vpc_with_tracing_and_no_reservation_in_dev(ingestion):
+def test_transform_lambda_in_vpc_with_tracing_and_no_reservation_in_dev(ingestion, dev_stage, reference):
     fn = _one(ingestion, "AWS::Lambda::Function")["Properties"]
     assert fn["Runtime"] == "python3.12"
     assert fn["Handler"] == "handler.handler"
     assert "ReservedConcurrentExecutions" not in fn  # dev: unreserved by configuration (issue 9 defect 14)
     assert fn["TracingConfig"] == {"Mode": "Active"}
     assert len(fn["VpcConfig"]["SubnetIds"]) == 2
-    assert "WorkloadSecurityGroup" in json.dumps(fn["VpcConfig"]["SecurityGroupIds"])
+    assert fn["VpcConfig"]["SecurityGroupIds"] == [
+        reference(dev_stage.ingestion, dev_stage.network.network.workload_security_group, "GroupId")]
     assert fn["Environment"]["Variables"]["LOG_LEVEL"] == "INFO"
 
 
@@ -58,12 +59,12 @@ def test_synchronously_invoked_transform_has_no_dead_letter_queue(ingestion):
         "ExtendedS3DestinationConfiguration": Match.object_like({"ErrorOutputPrefix": Match.string_like_regexp("^errors/")})})
 
 
-def test_log_groups_encrypted_with_retention(ingestion):
-    groups = ingestion.find_resources("AWS::Logs::LogGroup").values()
+def test_log_groups_encrypted_with_retention(ingestion, dev_stage, reference):
+    logs_key = reference(dev_stage.ingestion, dev_stage.security.keys.logs)
+    groups = ingestion.find_resources("AWS::Logs::LogGroup", {"Properties": {"KmsKeyId": logs_key,
+                                                                              "RetentionInDays": 30}})
     assert len(groups) == 2  # Lambda and Firehose
-    for group in groups:
-        assert "LogsKey" in json.dumps(group["Properties"]["KmsKeyId"])
-        assert group["Properties"]["RetentionInDays"] == 30
+    ingestion.resource_count_is("AWS::Logs::LogGroup", 2)
 
 
 def _destination(ingestion):
@@ -98,10 +99,11 @@ def test_firehose_partitions_dynamically_with_error_prefix(ingestion):
     assert dest["BufferingHints"] == {"IntervalInSeconds": 60, "SizeInMBs": 128}
 
 
-def test_firehose_writes_raw_zone_with_kms_and_logs(ingestion):
+def test_firehose_writes_raw_zone_with_kms_and_logs(ingestion, dev_stage, reference):
     dest = _destination(ingestion)
     assert dest["BucketARN"] == "arn:aws:s3:::mlp-dev-raw-111111111111-eu-west-1"
-    assert "LakeKey" in json.dumps(dest["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"])
+    assert dest["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"] == reference(
+        dev_stage.ingestion, dev_stage.security.keys.lake)
     assert dest["CloudWatchLoggingOptions"]["Enabled"] is True
 
 
@@ -117,7 +119,7 @@ def test_roles_have_stable_names_and_no_inline_policies(ingestion):
     ingestion.resource_count_is("AWS::IAM::Policy", 0)
 
 
-def test_alarms_notify_the_alert_topic(ingestion):
-    alarms = ingestion.find_resources("AWS::CloudWatch::Alarm").values()
-    assert len(alarms) == 3
-    assert all("Dev-Operations" in json.dumps(a["Properties"]["AlarmActions"]) for a in alarms)
+def test_alarms_notify_the_alert_topic(ingestion, dev_stage, reference):
+    topic = reference(dev_stage.ingestion, dev_stage.operations.alerts_topic, None)
+    ingestion.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    assert len(ingestion.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"AlarmActions": [topic]}})) == 3

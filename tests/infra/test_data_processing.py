@@ -105,13 +105,14 @@ def test_every_grant_is_by_lf_tag_expression(catalog, processing, dev_stage, tem
 
 
 def test_sagemaker_roles_granted_by_stable_arn(processing):
-    principals = {json.dumps(g["Principal"]["DataLakePrincipalIdentifier"]) for g in _lf_grants(processing)}
+    principals = [g["Principal"]["DataLakePrincipalIdentifier"] for g in _lf_grants(processing)]
     for purpose in ("sagemaker-processing", "sagemaker-training"):
-        assert json.dumps(f"arn:aws:iam::111111111111:role/mlp-dev-{purpose}") in principals
+        assert f"arn:aws:iam::111111111111:role/mlp-dev-{purpose}" in principals
 
 
-def test_analyst_reads_curated_and_features_only(catalog):
-    grants = [g for g in _lf_grants(catalog) if "AnalystRole" in json.dumps(g["Principal"])]
+def test_analyst_reads_curated_and_features_only(catalog, dev_stage, reference):
+    analyst = reference(dev_stage.catalog, dev_stage.catalog.analyst_role)
+    grants = [g for g in _lf_grants(catalog) if g["Principal"]["DataLakePrincipalIdentifier"] == analyst]
     assert grants
     for grant in grants:
         assert set(grant["Resource"]["LFTagPolicy"]["Expression"][0]["TagValues"]) == {"curated", "features"}
@@ -120,7 +121,7 @@ def test_analyst_reads_curated_and_features_only(catalog):
 
 # --- Athena ----------------------------------------------------------------------------------
 
-def test_athena_enforced_kms_results_and_cutoff(catalog):
+def test_athena_enforced_kms_results_and_cutoff(catalog, dev_stage, reference):
     workgroup = _props(catalog, "AWS::Athena::WorkGroup")[0]["WorkGroupConfiguration"]
     assert workgroup["EnforceWorkGroupConfiguration"] is True
     cutoff_mb = load_config("dev").analytics.athena_bytes_scanned_cutoff_mb
@@ -128,7 +129,7 @@ def test_athena_enforced_kms_results_and_cutoff(catalog):
     results = workgroup["ResultConfiguration"]
     assert results["OutputLocation"] == "s3://mlp-dev-artifacts-111111111111-eu-west-1/athena-results/"
     assert results["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
-    assert "ModelsKey" in json.dumps(results["EncryptionConfiguration"]["KmsKey"])
+    assert results["EncryptionConfiguration"]["KmsKey"] == reference(dev_stage.catalog, dev_stage.security.keys.models)
 
 
 # --- Glue jobs, crawler, workflow ------------------------------------------------------------
@@ -159,11 +160,13 @@ def test_jobs_in_vpc_with_workers_from_config(dev_stage, prod_stage, template_of
             assert job["DefaultArguments"]["--extra-py-files"].endswith(".zip")
 
 
-def test_connection_is_network_type_in_the_vpc(processing):
+def test_connection_is_network_type_in_the_vpc(processing, dev_stage, reference):
     connection = _props(processing, "AWS::Glue::Connection")[0]["ConnectionInput"]
     assert connection["ConnectionType"] == "NETWORK"
-    requirements = json.dumps(connection["PhysicalConnectionRequirements"])
-    assert "IsolatedSubnet1" in requirements and "WorkloadSecurityGroup" in requirements
+    network, stack = dev_stage.network.network, dev_stage.processing
+    requirements = connection["PhysicalConnectionRequirements"]
+    assert requirements["SubnetId"] == reference(stack, network.vpc.isolated_subnets[0], None)
+    assert requirements["SecurityGroupIdList"] == [reference(stack, network.workload_security_group, "GroupId")]
 
 
 def _job(processing, name):
@@ -194,14 +197,14 @@ def test_job_arguments_point_at_the_zone_buckets(processing):
     assert features_job["--split_ratios"] == "0.7,0.15,0.15"
 
 
-def test_workflow_chains_jobs_then_crawler(processing):
+def test_workflow_chains_jobs_then_crawler(processing, dev_stage):
     triggers = _props(processing, "AWS::Glue::Trigger")
     start = [t for t in triggers if t["Type"] in ("ON_DEMAND", "SCHEDULED")]
     conditional = [t for t in triggers if t["Type"] == "CONDITIONAL"]
     assert len(start) == 1 and len(conditional) == 2
     assert all(t["StartOnCreation"] is True for t in conditional)
-    actions = [json.dumps(t["Actions"]) for t in conditional]
-    assert any("CrawlerName" in a for a in actions)
+    crawls = [a for t in conditional for a in t["Actions"] if "CrawlerName" in a]
+    assert [a["CrawlerName"] for a in crawls] == [dev_stage.processing.resolve(dev_stage.processing.crawler.name)]
 
 
 def test_prod_workflow_runs_on_the_configured_schedule(prod_stage, template_of):
@@ -241,7 +244,7 @@ def test_roles_are_platform_roles_without_inline_policies(dev_stage, template_of
     assert names == {f"mlp-dev-{p}" for p in ("lake-formation-data-access", "analyst", "glue-etl", "glue-crawler")}
 
 
-def test_emr_serverless_when_enabled_runs_in_the_vpc_with_a_job_role():
+def test_emr_serverless_when_enabled_runs_in_the_vpc_with_a_job_role(reference):
     config = load_config("dev")
     config = config.model_copy(update={"etl": config.etl.model_copy(update={"emr_serverless": True})})
     context = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
@@ -249,7 +252,8 @@ def test_emr_serverless_when_enabled_runs_in_the_vpc_with_a_job_role():
     template = Template.from_stack(stage.processing)
     app = _props(template, "AWS::EMRServerless::Application")[0]
     assert app["Type"] == "Spark"
-    assert "IsolatedSubnet" in json.dumps(app["NetworkConfiguration"]["SubnetIds"])
+    assert app["NetworkConfiguration"]["SubnetIds"] == [
+        reference(stage.processing, subnet, None) for subnet in stage.network.network.vpc.isolated_subnets]
     assert app["AutoStopConfiguration"]["Enabled"] is True
     roles = {r["RoleName"] for r in _props(template, "AWS::IAM::Role")}
     assert "mlp-dev-emr-serverless-job" in roles

@@ -82,14 +82,15 @@ def test_ingestion_function_gets_the_mapping_the_runtime_tests_use(features):
     assert functions[0]["Properties"]["VpcConfig"]["SubnetIds"]
 
 
-def test_event_source_mapping_reports_item_failures_bounded_with_kms_on_failure_queue(features):
+def test_event_source_mapping_reports_item_failures_bounded_with_kms_on_failure_queue(features, dev_stage, reference):
     features.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "FunctionResponseTypes": ["ReportBatchItemFailures"], "BisectBatchOnFunctionError": True,
         "MaximumRetryAttempts": 10, "MaximumRecordAgeInSeconds": 3600, "ParallelizationFactor": 2,
         "BatchSize": 100, "StartingPosition": "LATEST",
         "DestinationConfig": {"OnFailure": {"Destination": Match.object_like({"Fn::GetAtt": Match.any_value()})}}})
     queues = features.find_resources("AWS::SQS::Queue")
-    assert queues and all("StreamingKey" in json.dumps(q["Properties"]["KmsMasterKeyId"]) for q in queues.values())
+    streaming_key = reference(dev_stage.feature_store, dev_stage.security.keys.streaming)
+    assert queues and all(q["Properties"]["KmsMasterKeyId"] == streaming_key for q in queues.values())
 
 
 def test_ingestion_role_may_put_records_to_its_groups_only(features):

@@ -99,8 +99,11 @@ def test_prod_stage_is_guarded_by_waf_with_managed_groups_and_rate_rule(prod_sta
     assert rate == {"Limit": load_config("prod").endpoint.api_waf_rate_limit, "AggregateKeyType": "IP"}
     (association,) = t.find_resources("AWS::WAFv2::WebACLAssociation").values()
     (stage_id,) = t.find_resources("AWS::ApiGateway::Stage")
-    arn = json.dumps(association["Properties"]["ResourceArn"])
-    assert '"/stages/", {"Ref": "%s"}' % stage_id in arn  # the API's stage, not some other resource
+    (api_id,) = t.find_resources("AWS::ApiGateway::RestApi")
+    # the API's stage, not some other resource
+    assert association["Properties"]["ResourceArn"] == {"Fn::Join": ["", [
+        "arn:", {"Ref": "AWS::Partition"}, ":apigateway:eu-west-1::/restapis/", {"Ref": api_id}, "/stages/",
+        {"Ref": stage_id}]]}
     t.has_resource_properties("AWS::WAFv2::LoggingConfiguration", {"LogDestinationConfigs": Match.any_value()})
     t.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": Match.string_like_regexp("^aws-waf-logs-"),
                                                       "KmsKeyId": Match.any_value()})
@@ -135,10 +138,11 @@ def test_proxy_role_may_invoke_this_endpoint_only(stages, template_of, env, mode
     t = template_of(stages[env].serving)
     config = load_config(env)
     statements = _statements(t, f"{config.name_prefix}-endpoint-proxy")
-    invoke = [s for s in statements if "sagemaker:InvokeEndpoint" in json.dumps(s["Action"])]
+    invoke = [s for s in statements if "sagemaker:InvokeEndpoint" in s["Action"]]
     assert len(invoke) == 1 and invoke[0]["Action"] == "sagemaker:InvokeEndpoint"
-    resource = json.dumps(invoke[0]["Resource"])
-    assert f":endpoint/{config.name_prefix}-endpoint" in resource and "*" not in resource
+    serving = stages[env].serving
+    assert invoke[0]["Resource"] == serving.resolve(
+        f"arn:{serving.partition}:sagemaker:{config.region}:{config.account}:endpoint/{config.name_prefix}-endpoint")
     assert not any(a.startswith("sagemaker:") and a != "sagemaker:InvokeEndpoint"
                    for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
     # Its dead-letter queue and environment are encrypted with the models key.

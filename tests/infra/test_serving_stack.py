@@ -24,11 +24,15 @@ def _variant_stage(env: str, **endpoint) -> MlPlatformStage:
 
 
 @pytest.fixture(scope="module")
-def pinned_staging() -> Template:
+def pinned_staging_stage() -> MlPlatformStage:
     """Staging with its first model pinned in configuration: the stack owns the endpoint."""
-    stage = _variant_stage("staging", initial_model_package_arn=PACKAGE.format(account="222222222222",
-                                                                                prefix="mlp-stg"))
-    return Template.from_stack(stage.serving)  # not the session cache: same path as the shared stage
+    return _variant_stage("staging", initial_model_package_arn=PACKAGE.format(account="222222222222",
+                                                                               prefix="mlp-stg"))
+
+
+@pytest.fixture(scope="module")
+def pinned_staging(pinned_staging_stage) -> Template:
+    return Template.from_stack(pinned_staging_stage.serving)  # not the session cache: same path as the shared stage
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +67,17 @@ def _env(template: Template) -> dict:
     return function["Environment"]["Variables"]
 
 
-def _spec(template: Template) -> str:
-    return json.dumps(_env(template)["ENDPOINT_SPEC"])
+TOKEN = "<resolved at deploy>"
+
+
+def _spec(template: Template) -> dict:
+    """The deployer's ENDPOINT_SPEC document: a JSON string, or CloudFormation's join of one around
+    references (each reference stands inside a JSON string, so it parses with a placeholder)."""
+    value = _env(template)["ENDPOINT_SPEC"]
+    if isinstance(value, dict):
+        separator, parts = value["Fn::Join"]
+        value = separator.join(p if isinstance(p, str) else TOKEN for p in parts)
+    return json.loads(value)
 
 
 # --- empty registry: no endpoint in the stack, the deployer creates it -----------------------
@@ -81,8 +94,8 @@ def test_first_run_creates_no_endpoint_only_the_deployer(stages, template_of, en
 def test_dev_is_serverless_without_vpc_or_capture(dev_stage, template_of):
     env = _env(template_of(dev_stage.serving))
     spec = _spec(template_of(dev_stage.serving))
-    assert '\\"ServerlessConfig\\":{\\"MemorySizeInMB\\":2048,\\"MaxConcurrency\\":5}' in spec
-    assert "DataCaptureConfig" not in spec and "InstanceType" not in spec
+    assert spec["ProductionVariant"]["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert "DataCaptureConfig" not in spec and "InstanceType" not in spec["ProductionVariant"]
     assert env["SUBNET_IDS"] == "" and env["SCALING_SPEC"] == ""  # SageMaker serverless supports no VPC
 
 
@@ -91,8 +104,9 @@ def test_dev_is_serverless_without_vpc_or_capture(dev_stage, template_of):
 def test_staging_and_prod_are_realtime_per_config(stages, template_of, env, instance, count, max_count):
     t = template_of(stages[env].serving)
     spec, variables = _spec(t), _env(t)
-    assert f'\\"InstanceType\\":\\"{instance}\\",\\"InitialInstanceCount\\":{count}' in spec
-    assert '\\"InitialSamplingPercentage\\":20' in spec
+    variant = spec["ProductionVariant"]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == (instance, count)
+    assert spec["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
     scaling = json.loads(variables["SCALING_SPEC"])
     assert scaling["Target"]["MinCapacity"] == count and scaling["Target"]["MaxCapacity"] == max_count
     assert variables["SUBNET_IDS"] and variables["SECURITY_GROUP_IDS"]
@@ -100,9 +114,10 @@ def test_staging_and_prod_are_realtime_per_config(stages, template_of, env, inst
 
 # --- pinned first model: CloudFormation owns model, config and endpoint ----------------------
 
-def test_endpoint_config_encrypts_volumes_and_captured_data(pinned_staging):
+def test_endpoint_config_encrypts_volumes_and_captured_data(pinned_staging, pinned_staging_stage, reference):
     config = _one(pinned_staging, "AWS::SageMaker::EndpointConfig")
-    assert "Fn::ImportValue" in json.dumps(config["KmsKeyId"])
+    stage = pinned_staging_stage
+    assert config["KmsKeyId"] == reference(stage.serving, stage.security.keys.models)
     capture = config["DataCaptureConfig"]
     assert capture["InitialSamplingPercentage"] == 20 and capture["KmsKeyId"] == config["KmsKeyId"]
     assert capture["DestinationS3Uri"] == "s3://mlp-stg-artifacts-222222222222-eu-west-1/data-capture"
@@ -230,15 +245,17 @@ def _statements(template: Template, role_name: str) -> list[dict]:
     return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
 
 
-def test_deployer_may_touch_only_its_endpoint_and_pass_only_the_model_role(stages, template_of):
+def test_deployer_may_touch_only_its_endpoint_and_pass_only_the_model_role(stages, template_of, reference):
     statements = _statements(template_of(stages["staging"].serving), "mlp-stg-endpoint-deployer")
     deploy = next(s for s in statements if s.get("Sid") == "DeployThisEndpointOnly")
-    rendered = json.dumps(deploy["Resource"])
-    for part in (":model/mlp-stg-endpoint-*", ":endpoint-config/mlp-stg-endpoint-*", ":endpoint/mlp-stg-endpoint\""):
-        assert part in rendered
+    serving = stages["staging"].serving
+    base = f"arn:{serving.partition}:sagemaker:eu-west-1:222222222222"
+    assert _same_items(deploy["Resource"], [serving.resolve(f"{base}:model/mlp-stg-endpoint-*"),
+                                            serving.resolve(f"{base}:endpoint-config/mlp-stg-endpoint-*"),
+                                            serving.resolve(f"{base}:endpoint/mlp-stg-endpoint")])
     passes = [s for s in statements if s["Action"] == "iam:PassRole"]
     assert len(passes) == 1 and passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    assert "Fn::GetAtt" in json.dumps(passes[0]["Resource"])
+    assert passes[0]["Resource"] == reference(serving, serving.model_role)
     for s in statements:  # every "*" resource is one of the documented, resource-less actions
         if s["Resource"] == "*":
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
@@ -248,14 +265,24 @@ def test_deployer_may_touch_only_its_endpoint_and_pass_only_the_model_role(stage
 
 def test_model_role_reads_artifacts_and_writes_only_output_prefixes(stages, template_of):
     statements = _statements(template_of(stages["staging"].serving), "mlp-stg-sagemaker-model")
-    rendered = json.dumps(statements)
-    assert "mlp-stg-artifacts-222222222222-eu-west-1/data-capture/*" in rendered
-    assert "mlp-stg-artifacts-222222222222-eu-west-1/async-inference/*" in rendered
-    puts = [s for s in statements if "s3:PutObject" in json.dumps(s["Action"])]
-    assert all("/data-capture/*" in json.dumps(s["Resource"]) or "/async-inference/*" in json.dumps(s["Resource"])
-               for s in puts)
-    assert "sagemaker.amazonaws.com" in json.dumps(_one_role(template_of(stages["staging"].serving),
-                                                             "mlp-stg-sagemaker-model"))
+    serving = stages["staging"].serving
+    bucket = f"arn:{serving.partition}:s3:::mlp-stg-artifacts-222222222222-eu-west-1"
+    outputs = [serving.resolve(f"{bucket}/data-capture/*"), serving.resolve(f"{bucket}/async-inference/*")]
+    puts = [s for s in statements if "s3:PutObject" in _listed(s["Action"])]
+    assert _same_items([r for s in puts for r in _listed(s["Resource"])], outputs)
+    assert any(serving.resolve(f"{bucket}/*") in _listed(s["Resource"]) and "s3:GetObject*" in _listed(s["Action"])
+               for s in statements)
+    trust = _one_role(template_of(stages["staging"].serving), "mlp-stg-sagemaker-model")
+    assert [st["Principal"] for st in trust["Statement"]] == [{"Service": "sagemaker.amazonaws.com"}]
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _same_items(found: list, expected: list) -> bool:
+    """The same CloudFormation values in any order (resolved values are dicts: no sorting)."""
+    return len(found) == len(expected) and all(found.count(v) == expected.count(v) for v in expected)
 
 
 def _one_role(template: Template, name: str) -> dict:

@@ -18,6 +18,8 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from ml_platform.constructs.foundation.assets import grant_asset_read
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
+from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.paths import GLUE_JOBS_ROOT
 
 
@@ -66,26 +68,16 @@ class GlueSecurity(Construct):
         return grant
 
 
-def grant_glue_runtime(grantee: iam.IGrantable, *, connection_arn: str, region: str, account: str) -> iam.Grant:
+def grant_glue_runtime(role: PlatformRole, *, connection: GlueNetwork, region: str, account: str) -> iam.Grant:
     """What a Glue job in the VPC needs besides its data: its connection, ENIs and metrics."""
     grant = iam.Grant.add_to_principal(
-        grantee=grantee, actions=["glue:GetConnection", "glue:GetConnections"],
-        resource_arns=[f"arn:aws:glue:{region}:{account}:catalog", connection_arn])
-    # EC2 Describe* and ENI creation have no resource-level permissions in a useful form: Glue
-    # creates the job's network interfaces in the connection's subnet on the role's behalf.
-    grant = grant.combine(iam.Grant.add_to_principal(
-        grantee=grantee,
-        actions=["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
-                 "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-                 "ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables", "ec2:DescribeVpcAttribute"],
-        resource_arns=["*"]))
-    grant = grant.combine(iam.Grant.add_to_principal(
-        grantee=grantee, actions=["ec2:CreateTags", "ec2:DeleteTags"],
-        resource_arns=[f"arn:aws:ec2:{region}:{account}:network-interface/*"],
-        conditions={"ForAllValues:StringEquals": {"aws:TagKeys": ["aws-glue-service-resource"]}}))
+        grantee=role, actions=["glue:GetConnection", "glue:GetConnections"],
+        resource_arns=[f"arn:aws:glue:{region}:{account}:catalog", connection.arn])
+    # Glue creates the job's network interfaces in the connection's subnet and security group.
+    grant_network_interfaces(role, service=EniService.GLUE, placement=connection.placement)
     # PutMetricData has no resources; the condition keeps the role to Glue's namespace.
     return grant.combine(iam.Grant.add_to_principal(
-        grantee=grantee, actions=["cloudwatch:PutMetricData"], resource_arns=["*"],
+        grantee=role, actions=["cloudwatch:PutMetricData"], resource_arns=["*"],
         conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}}))
 
 
@@ -105,6 +97,8 @@ class GlueNetwork(Construct):
                     security_group_id_list=[security_group.security_group_id])))
         self.name = name
         self.arn = f"arn:aws:glue:{region}:{account}:connection/{name}"
+        self.placement = EniPlacement(subnet_ids=(subnet.subnet_id,),
+                                      security_group_ids=(security_group.security_group_id,))
 
 
 class EtlModules(Construct):

@@ -174,11 +174,15 @@ class FeatureGroup(Construct):
         return grant.combine(iam.Grant.add_to_principal(grantee=grantee, actions=["kms:Decrypt"],
                                                         resource_arns=[self.key.key_arn]))
 
-    def grant_read_offline(self, grantee: iam.IRole, *, scope: Construct) -> iam.Grant:
+    def grant_read_offline(self, grantee: iam.IRole, *, scope: Construct, lake_formation: bool = True) -> iam.Grant:
         """The offline store's objects, its Glue table, and Lake Formation SELECT/DESCRIBE on the
-        features zone (by LF-tag, as every lake grant is; created under `scope`)."""
+        features zone (by LF-tag, as every lake grant is; created under `scope`). `lake_formation=False`
+        for a grantee that already holds SELECT on the features zone (one grant per role and LF-tag
+        expression: reading several groups must not repeat it)."""
         grant = self._offline_data_access(grantee, write=False)
         grant = grant.combine(iam.Grant.add_to_principal(
             grantee=grantee, actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTableVersion",
                                       "glue:GetTableVersions", "glue:GetPartitions"], resource_arns=self.glue_arns()))
+        if not lake_formation:
+            return grant
         return grant.combine(self._governance.grant_read(grantee, zones=("features",), scope=scope))

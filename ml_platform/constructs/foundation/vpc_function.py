@@ -15,12 +15,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ml_platform import nag
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", "tests", "*.md"]
-LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS = [
-    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,12 @@ class VpcFunction(Construct):
         self.log_group.grant_write(role)
         # Lambda decrypts the environment with the function's role; the key policy lists the role as a user.
         environment_key.grant_decrypt(role)
-        grant_lambda_network_interfaces(role)
+        role.acknowledge_wildcard("Resource::*", "X-Ray PutTraceSegments/PutTelemetryRecords (tracing Active) and "
+                                                 "the EC2 Describe* reads of VPC placement have no resource-level "
+                                                 "permissions")
+        # Lambda creates and deletes the function's network interfaces with the execution role.
+        grant_network_interfaces(role, service=EniService.LAMBDA, placement=EniPlacement.of(
+            placement.vpc, placement.subnets, placement.security_group))
         # Lambda checks the role's ENI permissions when the function is created: policy first.
         self.function.node.add_dependency(role.grants_policy)
         nag.acknowledge(self.function, "AwsSolutions-L1",
@@ -96,16 +99,4 @@ class VpcFunction(Construct):
             nag.acknowledge_all(self.function, nag.LAMBDA_DLQ,
                                 f"Invoked synchronously only ({description}): the caller receives every error "
                                 "and retries; a dead-letter queue would never receive an event")
-        role.acknowledge_wildcard("Resource::*", "X-Ray PutTraceSegments/PutTelemetryRecords (tracing Active) and "
-                                                 "the Lambda VPC network-interface calls have no resource-level permissions")
 
-
-def grant_lambda_network_interfaces(role: PlatformRole) -> None:
-    """The ENI actions Lambda performs with the function's role to place it in the VPC.
-
-    Lambda creates and deletes the function's network interfaces (and reads subnets) with the
-    execution role; the AWS-managed AWSLambdaVPCAccessExecutionRole grants them on "*" because
-    the interfaces do not exist before Lambda creates them.
-    """
-    role.add_to_principal_policy(iam.PolicyStatement(
-        sid="LambdaVpcNetworkInterfaces", actions=LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS, resources=["*"]))

@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
 
 INPUT_PREFIX = "labeling/"
@@ -34,6 +35,7 @@ class GroundTruthRole(Construct):
         region: str,
         account: str,
         name_prefix: str,
+        placement: EniPlacement,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role_name = role_name
@@ -90,6 +92,8 @@ class GroundTruthRole(Construct):
         )
         self._automated_labeling(region, account, name_prefix, lake_key)
         self._acknowledge(raw_bucket, curated_bucket, region, account)
+        # Automated labeling's jobs run in the VPC: their network interfaces only in `placement`.
+        grant_network_interfaces(self.role, service=EniService.SAGEMAKER, placement=placement)
 
     def _automated_labeling(self, region: str, account: str, name_prefix: str, lake_key: kms.IKey) -> None:
         """Automated data labeling runs SageMaker training and transform jobs named after the labeling job."""
@@ -121,24 +125,6 @@ class GroundTruthRole(Construct):
                 # By name: the role's own ARN attribute would make the policy and the role depend on each other.
                 resources=[f"arn:aws:iam::{account}:role/{self.role_name}"],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-        # ENIs of the jobs' VPC configuration: Describe* and the ENI actions take no narrower resource.
-        add(
-            iam.PolicyStatement(
-                sid="AutomatedLabelingVpc",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ],
-                resources=["*"],
             )
         )
         # The jobs' volumes are encrypted with the lake key: SageMaker creates a grant for them.

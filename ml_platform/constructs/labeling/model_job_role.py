@@ -6,6 +6,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.xgboost_image import XGBOOST_REPOSITORY, xgboost_image_account
 
@@ -25,6 +26,7 @@ class ModelJobRole(Construct):
         assets_bucket: str,
         region: str,
         account: str,
+        placement: EniPlacement,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = PlatformRole(
@@ -62,7 +64,7 @@ class ModelJobRole(Construct):
                 resources=[image_repo],
             )
         )
-        # GetAuthorizationToken, PutMetricData and the ENI actions have no resource-level form.
+        # GetAuthorizationToken and PutMetricData have no resource-level form.
         add(
             iam.PolicyStatement(
                 sid="JobRuntime",
@@ -70,15 +72,6 @@ class ModelJobRole(Construct):
                 actions=[
                     "ecr:GetAuthorizationToken",
                     "cloudwatch:PutMetricData",
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
                 ],
             )
         )
@@ -98,4 +91,6 @@ class ModelJobRole(Construct):
             ),
         ):
             self.role.acknowledge_wildcard(f"Resource::{resource}", why)
+        # The jobs run in the VPC: their network interfaces only in `placement`.
+        grant_network_interfaces(self.role, service=EniService.SAGEMAKER, placement=placement)
         del assets_bucket

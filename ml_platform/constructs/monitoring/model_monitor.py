@@ -31,6 +31,7 @@ from constructs import Construct
 
 from ml_platform.config_sections.monitoring import MonitoringConfig
 from ml_platform.constructs.data.lake import grant_prefix_read, grant_prefix_read_write
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.monitoring import clarify_config
 from ml_platform.constructs.monitoring.images import clarify_image_uri, model_monitor_image_uri, repository_arns
@@ -66,6 +67,8 @@ class ModelMonitorEngine(Construct):
         self.root = f"s3://{bucket}/{MODEL_MONITOR_PREFIX}/{inputs.endpoint}"
         self.role = SageMakerJobRole(self, "JobRole", role_name=role_name, region=stack.region,
                                      account=stack.account, log_groups=["ProcessingJobs"],
+                                     placement=EniPlacement(subnet_ids=inputs.placement.subnet_ids,
+                                                            security_group_ids=(inputs.placement.security_group_id,)),
                                      description="SageMaker Model Monitor and Clarify monitoring jobs")
         self._grant_job_role(stack)
         clarify_configs = {

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from ml_platform.config_sections.monitoring import MonitoringConfig
 from ml_platform.constructs.data.lake import grant_prefix_read, grant_prefix_read_write
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.code_bundle import CodeBundle
 from ml_platform.constructs.training.job_roles import SageMakerJobRole
@@ -61,6 +62,8 @@ class OurMonitor(Construct):
         self.job_prefix, self.artifacts, self.models_key = job_prefix, artifacts, models_key
         self.job_role = SageMakerJobRole(self, "JobRole", role_name=role_name, region=stack.region,
                                          account=stack.account, log_groups=["ProcessingJobs"],
+                                         placement=EniPlacement(subnet_ids=placement.subnet_ids,
+                                                                security_group_ids=(placement.security_group_id,)),
                                          description="Our model-monitoring processing jobs")
         for prefix in (CAPTURE_PREFIX, LABELS_PREFIX, BASELINES_PREFIX):
             grant_prefix_read(artifacts, self.job_role, f"{prefix}/", f"Monitoring job: {PREFIX_REASONS[prefix]}")

@@ -7,6 +7,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.grant_acknowledgments import KMS, S3_READ, acknowledge_grants
 
@@ -21,12 +22,13 @@ class ModelExecutionRole(Construct):
     Behaviour: ECR pull of the AWS XGBoost framework image and of this account's repositories
     named `<prefix>-*`; read of the artifacts bucket (model.tar.gz); write of endpoint outputs
     under the given prefixes only (data capture, async results); publish to the async topics;
-    its endpoint's CloudWatch logs and metrics; the ENI actions SageMaker needs to place the
-    model in the VPC. KMS use comes from listing the role among the models key's users.
+    its endpoint's CloudWatch logs and metrics; network interfaces only in `placement` (subnets and
+    security group of the endpoint). KMS use comes from listing the role among the models key's users.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, role_name: str, name_prefix: str,
-                 artifacts: s3.IBucket, output_prefixes: list[str], topics: list[sns.ITopic]) -> None:
+                 artifacts: s3.IBucket, output_prefixes: list[str], topics: list[sns.ITopic],
+                 placement: EniPlacement) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.role = PlatformRole(self, "Role", role_name=role_name,
@@ -57,15 +59,9 @@ class ModelExecutionRole(Construct):
         self.role.add_to_principal_policy(iam.PolicyStatement(
             sid="EndpointMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
             conditions={"StringLike": {"cloudwatch:namespace": ["AWS/SageMaker*", "/aws/sagemaker/*"]}}))
-        # ENI actions for VpcConfig: the network interfaces do not exist (or have ARNs) before
-        # SageMaker creates them; Describe* actions have no resource-level permissions.
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ModelInVpc",
-            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                     "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                     "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-                     "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], resources=["*"]))
         self._acknowledge(artifacts, output_prefixes, name_prefix)
+        # VpcConfig: SageMaker creates the model's network interfaces in `placement` with this role.
+        grant_network_interfaces(self.role, service=EniService.SAGEMAKER, placement=placement)
 
     def _acknowledge(self, artifacts: s3.IBucket, output_prefixes: list[str], name_prefix: str) -> None:
         stack = cdk.Stack.of(self)
@@ -74,8 +70,8 @@ class ModelExecutionRole(Construct):
         acknowledge_grants(self.role, actions=S3_READ + ("s3:Abort*",) + KMS)
         log_groups = f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/*"
         reasons = {
-            "Resource::*": "ECR login, CloudWatch PutMetricData (namespace-conditioned) and VPC network "
-                           "interfaces have no resource ARNs to scope to",
+            "Resource::*": "ECR login, CloudWatch PutMetricData (namespace-conditioned) and the EC2 Describe* "
+                           "reads of VPC placement have no resource ARNs to scope to",
             f"Resource::arn:aws:ecr:{region}:*:repository/sagemaker-xgboost":
                 "The AWS XGBoost framework image is published from an AWS-owned account that differs per region",
             f"Resource::arn:aws:ecr:{region}:{account}:repository/{name_prefix}-*":

@@ -4,6 +4,7 @@ from __future__ import annotations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.xgboost_image import xgboost_repository_arn
 
@@ -13,12 +14,12 @@ class SageMakerJobRole(PlatformRole):
 
     Behaviour: assumable by SageMaker of this account only; may pull only the XGBoost framework
     repository, write logs only to `/aws/sagemaker/<job kinds>` log groups, publish metrics only in
-    SageMaker namespaces, and manage the network interfaces that VPC placement needs. Data access
-    comes from the buckets' and keys' `grant_*` methods.
+    SageMaker namespaces, and create network interfaces only in `placement` (its subnets and security
+    groups). Data access comes from the buckets' and keys' `grant_*` methods.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, role_name: str, description: str,
-                 region: str, account: str, log_groups: list[str]) -> None:
+                 region: str, account: str, log_groups: list[str], placement: EniPlacement) -> None:
         super().__init__(scope, construct_id, role_name=role_name, description=description,
                          assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com", conditions={
                              "StringEquals": {"aws:SourceAccount": account}}))
@@ -35,19 +36,13 @@ class SageMakerJobRole(PlatformRole):
             # PutMetricData has no resource-level permissions; the namespace condition scopes it.
             iam.PolicyStatement(sid="JobMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
                                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
-            # VPC placement: SageMaker creates and deletes the job's ENIs under the job's role.
-            # EC2 Describe* calls and ENI creation in a job-chosen subnet do not support narrower
-            # resources at call time; the subnets/security group are fixed in the job definition.
-            iam.PolicyStatement(sid="VpcNetworkInterfaces", resources=["*"], actions=[
-                "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-                "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]),
         )
         self.acknowledge_wildcard("Resource::*",
                         "Only ecr:GetAuthorizationToken, cloudwatch:PutMetricData (namespace-conditioned) and "
-                        "the EC2 ENI/Describe calls SageMaker VPC placement needs use '*': none of these "
+                        "the EC2 Describe* calls SageMaker VPC placement needs use '*': none of these "
                         "actions supports resource-level permissions")
+        # VPC placement: SageMaker creates and deletes the job's network interfaces with this role.
+        grant_network_interfaces(self, service=EniService.SAGEMAKER, placement=placement)
         for group in log_groups:
             self.acknowledge_wildcard(
                 f"Resource::arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/{group}:*",

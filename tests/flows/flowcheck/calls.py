@@ -8,6 +8,7 @@ The helpers below expand one operation into every call it makes, e.g. reading an
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -136,11 +137,19 @@ def log_group_name(platform: Platform, log_group_arn: str) -> str:
     return log_group_arn.split(":log-group:", 1)[1].removesuffix(":*")
 
 
-def vpc_network_interfaces(platform: Platform, p: Principal, why: str = "ENIs in the VPC") -> list[Check]:
-    eni = f"arn:aws:ec2:{platform.region}:{platform.account}:network-interface/*"
-    return [Call(p, f"ec2:{a}", eni if a.endswith("NetworkInterface") else "*", {}, why)
-            for a in ("CreateNetworkInterface", "DescribeNetworkInterfaces", "DeleteNetworkInterface",
-                      "DescribeSubnets")]
+def vpc_network_interfaces(platform: Platform, p: Principal, *, subnets: Sequence[str], security_groups: Sequence[str],
+                           why: str = "ENIs in the VPC") -> list[Check]:
+    """A service placing work in `subnets` with `security_groups` creates an interface with the role:
+    EC2 authorizes CreateNetworkInterface on the new interface, the subnet and each security group
+    (Service Authorization Reference, Amazon EC2), then deletes it; Describe* take no resource."""
+    arn = f"arn:aws:ec2:{platform.region}:{platform.account}"
+    eni = f"{arn}:network-interface/eni-0123456789abcdef0"
+    assert subnets and security_groups, f"{why}: a VPC placement names its subnets and security groups"
+    return [*(Call(p, "ec2:CreateNetworkInterface", resource, {}, why)
+              for resource in (eni, *(f"{arn}:subnet/{s}" for s in subnets),
+                               *(f"{arn}:security-group/{g}" for g in security_groups))),
+            Call(p, "ec2:DeleteNetworkInterface", eni, {}, why),
+            *(Call(p, f"ec2:{a}", "*", {}, why) for a in ("DescribeNetworkInterfaces", "DescribeSubnets"))]
 
 
 def image_pull(platform: Platform, p: Principal, image_uri: str, why: str = "image pull") -> list[Check]:

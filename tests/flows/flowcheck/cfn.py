@@ -50,6 +50,9 @@ _NAMES: dict[str, tuple[str, str]] = {
     "AWS::SageMaker::Workforce": ("WorkforceName", "arn:aws:sagemaker:{region}:{account}:workforce/{name}"),
     "AWS::SageMaker::FeatureGroup": ("FeatureGroupName", "arn:aws:sagemaker:{region}:{account}:feature-group/{name}"),
     "AWS::SageMaker::Domain": ("DomainName", "arn:aws:sagemaker:{region}:{account}:domain/{name}"),
+    # The delivery pipeline (tooling account).
+    "AWS::CodeBuild::Project": ("Name", "arn:aws:codebuild:{region}:{account}:project/{name}"),
+    "AWS::CodePipeline::Pipeline": ("Name", "arn:aws:codepipeline:{region}:{account}:{name}"),
     "AWS::Scheduler::Schedule": ("Name", "arn:aws:scheduler:{region}:{account}:schedule/default/{name}"),
     "AWS::SageMaker::DataQualityJobDefinition": (
         "JobDefinitionName", "arn:aws:sagemaker:{region}:{account}:data-quality-job-definition/{name}"),
@@ -116,7 +119,9 @@ class Stage:
     def ref(self, stack: Stack, logical_id: str) -> str:
         resource_type = stack.resources[logical_id]["Type"]
         name = self.physical_name(stack, logical_id)
-        if resource_type in ("AWS::IAM::ManagedPolicy", "AWS::SNS::Topic"):
+        # Ref is the ARN of these (CloudFormation resource reference, "Return values").
+        if resource_type in ("AWS::IAM::ManagedPolicy", "AWS::SNS::Topic", "AWS::StepFunctions::StateMachine",
+                             "AWS::SageMaker::Workteam"):
             return self.arn(stack, logical_id)
         if resource_type == "AWS::SQS::Queue":
             return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{name}"
@@ -197,7 +202,9 @@ class Stage:
 def load_stage(assembly: Path, *, account: str, region: str) -> Stage:
     """Every stack of one stage's nested assembly (`cdk.out/assembly-<Env>`), by its manifest."""
     manifest = json.loads((assembly / "manifest.json").read_text())
-    stacks = [Stack(artifact["properties"]["stackName"],
+    # A stack named like its artifact has no stackName in the manifest (the root Pipeline stack).
+    stacks = [Stack(artifact["properties"].get("stackName", artifact_id),
                     json.loads((assembly / artifact["properties"]["templateFile"]).read_text()))
-              for artifact in manifest["artifacts"].values() if artifact["type"] == "aws:cloudformation:stack"]
+              for artifact_id, artifact in manifest["artifacts"].items()
+              if artifact["type"] == "aws:cloudformation:stack"]
     return Stage(account=account, region=region, stacks=stacks)

@@ -49,8 +49,10 @@ class LambdaFunction:
         checks: list[Check] = [assume(platform, "lambda.amazonaws.com", self.role)]
         group = self.properties.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{self.arn.split(':')[-1]}"
         checks += logs_write(platform, self.role, group, "function logs")
-        if self.properties.get("VpcConfig", {}).get("SubnetIds"):
-            checks += vpc_network_interfaces(platform, self.role, "function ENIs")
+        vpc = self.properties.get("VpcConfig", {})
+        if vpc.get("SubnetIds"):
+            checks += vpc_network_interfaces(platform, self.role, subnets=vpc["SubnetIds"],
+                                             security_groups=vpc["SecurityGroupIds"], why="function ENIs")
         if self.properties.get("TracingConfig", {}).get("Mode") == "Active":
             checks.append(Call(self.role, "xray:PutTraceSegments", "*", {}, "active tracing"))
         return checks

@@ -164,13 +164,15 @@ def caller_checks(platform: Platform, caller: Principal, step: Mapping[str, Any]
     return []
 
 
-def container_runtime_checks(platform: Platform, role: Principal, *, image: str, logs: str, in_vpc: bool,
-                             volume_key: str | None, why: str) -> list[Check]:
-    """What every job or model container needs from its execution role, whatever it runs."""
+def container_runtime_checks(platform: Platform, role: Principal, *, image: str, logs: str,
+                             vpc: Mapping[str, Any] | None, volume_key: str | None, why: str) -> list[Check]:
+    """What every job or model container needs from its execution role, whatever it runs (`vpc`:
+    the request's VpcConfig, if any)."""
     checks: list[Check] = [*image_pull(platform, role, image, f"{why}: image"),
                            *logs_write(platform, role, logs, f"{why}: logs")]
-    if in_vpc:
-        checks += vpc_network_interfaces(platform, role, f"{why}: ENIs")
+    if vpc:
+        checks += vpc_network_interfaces(platform, role, subnets=vpc["Subnets"],
+                                         security_groups=vpc["SecurityGroupIds"], why=f"{why}: ENIs")
     if volume_key:
         checks.append(volume_key_grant(role, volume_key, "sagemaker", f"{why}: volume key"))
     return checks
@@ -181,7 +183,7 @@ def processing_runtime(platform: Platform, args: Mapping[str, Any], definition: 
     role = Principal.role(args["RoleArn"])
     cluster = args["ProcessingResources"]["ClusterConfig"]
     checks = container_runtime_checks(platform, role, image=args["AppSpecification"]["ImageUri"],
-                                      logs=JOB_LOGS["Processing"], in_vpc="VpcConfig" in args.get("NetworkConfig", {}),
+                                      logs=JOB_LOGS["Processing"], vpc=args.get("NetworkConfig", {}).get("VpcConfig"),
                                       volume_key=cluster.get("VolumeKmsKeyId"), why=why)
     for spec in args.get("ProcessingInputs", []):
         uri = value(spec["S3Input"]["S3Uri"], definition)
@@ -198,7 +200,7 @@ def training_runtime(platform: Platform, job: Mapping[str, Any], definition: Map
     """One training job (a tuning trial): channels, checkpoints, model output."""
     role = Principal.role(job["RoleArn"])
     checks = container_runtime_checks(platform, role, image=job["AlgorithmSpecification"]["TrainingImage"],
-                                      logs=JOB_LOGS["Training"], in_vpc="VpcConfig" in job,
+                                      logs=JOB_LOGS["Training"], vpc=job.get("VpcConfig"),
                                       volume_key=job["ResourceConfig"].get("VolumeKmsKeyId"), why=why)
     for channel in job["InputDataConfig"]:
         uri = value(channel["DataSource"]["S3DataSource"]["S3Uri"], definition)
