@@ -141,15 +141,13 @@ class FeatureJobs(Construct):
                            reason="Glue temp files and the training-set statistics, under the glue/ prefix only")
         self.security.grant_use(role)
         self.modules.grant_read(role)
-        grant_glue_runtime(role, connection_arn=self.connection.arn, region=self._naming.region,
+        grant_glue_runtime(role, connection=self.connection, region=self._naming.region,
                            account=self._naming.account)
         # As every ETL job: the curated zone by LF-tag (the jobs read it by S3 path).
         self._governance.grant_read(role, zones=("curated",))
         logs = f"arn:aws:logs:{self._naming.region}:{self._naming.account}:log-group:/aws-glue/*"
         acknowledge_grants(role, resources={
             "Resource::*": RUNTIME_REASON,
-            f"Resource::arn:aws:ec2:{self._naming.region}:{self._naming.account}:network-interface/*":
-                "Tags on the network interfaces Glue creates for the job, limited to Glue's own tag key",
             f"Resource::{logs}": "Glue names its log groups per security configuration and role under /aws-glue/",
             f"Resource::{logs}:*": "Log streams of the /aws-glue/ log groups are named per run by Glue"})
         return role
