@@ -17,6 +17,7 @@ from ml_platform.constructs.features.feature_group import FeatureGroup
 from ml_platform.constructs.features.offline_compaction import OfflineCompaction
 from ml_platform.constructs.features.stream_ingestion import StreamIngestion
 from ml_platform.constructs.foundation.network import SecureVpc
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
 from ml_platform.stacks.base import PlatformStack
@@ -32,7 +33,7 @@ class FeatureStoreStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  network: SecureVpc, lake: DataLake, catalog: LakeCatalog, governance: LakeGovernance,
                  stream: kinesis.IStream, lake_key: kms.IKey, streaming_key: kms.IKey, logs_key: kms.IKey,
-                 removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
+                 removal_policy: cdk.RemovalPolicy, alerting: Alerting, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         settings = config.features
         features = bucket_ref(self, "FeaturesBucket", lake.features)
@@ -47,7 +48,7 @@ class FeatureStoreStack(PlatformStack):
                 self, "Ingestion", groups=self.groups, stream=stream, settings=settings.ingestion, naming=naming,
                 vpc=network.vpc, subnets=network.private_subnets, security_group=network.workload_security_group,
                 streaming_key=streaming_key, logs_key=logs_key, log_retention=retention(config.log_retention_days),
-                removal_policy=removal_policy)
+                removal_policy=removal_policy, alerting=alerting)
         self.compaction = None
         if settings.compaction_schedule and any(g.offline_store for g in settings.groups):
             workgroup_name = naming.resource_name("features")

@@ -29,6 +29,7 @@ from constructs import Construct
 
 from ml_platform.config import PlatformConfig
 from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.constructs.serving.endpoint import ModelEndpoint, RollbackAlarms
 from ml_platform.constructs.serving.endpoint_api import EndpointApi
 from ml_platform.constructs.serving.endpoint_deployer import EndpointDeployer
@@ -52,7 +53,7 @@ class ServingStack(PlatformStack):
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  artifacts: s3.IBucket, models_key: kms.IKey, logs_key: kms.IKey,
                  registry: ModelRegistry, removal_policy: cdk.RemovalPolicy,
-                 alerts_topic: sns.ITopic | None = None, promoter_arn: str | None = None, **kwargs: Any) -> None:
+                 alerting: Alerting, promoter_arn: str | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         endpoint = config.endpoint
         # The artifacts bucket is named by its stable physical name (Naming) instead of a cross-stack
@@ -79,7 +80,7 @@ class ServingStack(PlatformStack):
             self, "ModelRole", role_name=naming.role_name(RolePurpose.SAGEMAKER_MODEL), name_prefix=naming.prefix,
             artifacts=artifacts, output_prefixes=[CAPTURE_PREFIX, ASYNC_PREFIX],
             topics=[t for t in (self.success_topic, self.error_topic) if t is not None]).role
-        self.alarms = RollbackAlarms(self, "RollbackAlarms", spec=self.spec, alerts_topic=alerts_topic)
+        self.alarms = RollbackAlarms(self, "RollbackAlarms", spec=self.spec, alerting=alerting)
         self.endpoint = None
         if endpoint.has_initial_model:
             self.endpoint = ModelEndpoint(
@@ -95,7 +96,7 @@ class ServingStack(PlatformStack):
             models_key=models_key, logs_key=logs_key, log_retention=retention(config.log_retention_days),
             reserved_concurrency=endpoint.deployer_reserved_concurrency,
             approval_rule=endpoint.auto_deploy_on_approval and config.environment != "prod",
-            scaling_rule=not endpoint.has_initial_model, removal_policy=removal_policy,
+            scaling_rule=not endpoint.has_initial_model, removal_policy=removal_policy, alerting=alerting,
             multi_model_prefix=f"{bucket_uri}/{MULTI_MODEL_PREFIX}/" if endpoint.multi_model else None,
             model_source_prefix=f"{bucket_uri}/{PIPELINES_PREFIX}/")
         self.promotion = None
@@ -113,4 +114,4 @@ class ServingStack(PlatformStack):
                 reserved_concurrency=endpoint.api_proxy_reserved_concurrency,
                 throttle_rate=endpoint.api_throttle_rate_per_second, throttle_burst=endpoint.api_throttle_burst,
                 waf_rate_limit=endpoint.api_waf_rate_limit if endpoint.api_waf else None,
-                removal_policy=removal_policy)
+                removal_policy=removal_policy, alerting=alerting)
