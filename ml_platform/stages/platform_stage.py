@@ -13,6 +13,7 @@ from ml_platform.constructs.workspaces.guardrails import SageMakerGuardrailAspec
 from ml_platform.constructs.workspaces.personas import PERSONA_LAKE_KEY_USERS, PERSONA_MODELS_KEY_USERS
 from ml_platform.naming import Naming
 from ml_platform.stacks.catalog_stack import CatalogStack
+from ml_platform.stacks.dashboard_stack import DashboardStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
 from ml_platform.stacks.feature_store_stack import FeatureStoreStack
 from ml_platform.stacks.ingestion_stack import IngestionStack
@@ -26,6 +27,7 @@ from ml_platform.stacks.security_stack import SecurityStack
 from ml_platform.stacks.serving_stack import ServingStack
 from ml_platform.stacks.training_stack import TrainingStack
 from ml_platform.stacks.workspaces_stack import WorkspacesStack
+from ml_platform.stages.stage_dashboard import dashboard_sources
 from ml_platform.tagging import CostAllocationTags
 
 R = RolePurpose
@@ -68,6 +70,11 @@ class MlPlatformStage(cdk.Stage):
         self._data_platform()
         self._labeling()
         self._workspaces()
+        # Last: it is drawn from every stack above (and imports the two stream names it cannot know).
+        self.dashboard = DashboardStack(self, "Dashboard", availability_zones=config.availability_zones,
+                                        dashboard_name=self.naming.resource_name("platform"),
+                                        sources=dashboard_sources(self),
+                                        description=self._describe("CloudWatch dashboard of the environment"))
         # Every role of the environment: the boundary; every role SageMaker assumes: the guardrails.
         self.network.guardrails.apply_boundary(self)
         cdk.Aspects.of(self).add(SageMakerGuardrailAspect(self.network.guardrails.sagemaker_guardrails))

@@ -74,8 +74,9 @@ class VpcFunction(Construct):
                                        resource_arns=[async_failures.key.key_arn])
         self.log_group = logs.LogGroup(self, "LogGroup", encryption_key=logs_key, retention=log_retention,
                                        removal_policy=removal_policy)
+        self.function_name = role.stable_name
         self.function = lambda_.Function(
-            self, "Function", function_name=role.stable_name, runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64,
+            self, "Function", function_name=self.function_name, runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64,
             handler="handler.handler", code=lambda_.Code.from_asset(str(asset), exclude=ASSET_EXCLUDES),
             description=description, role=role, environment=dict(environment), environment_encryption=environment_key,
             vpc=placement.vpc, vpc_subnets=placement.subnets, security_groups=[placement.security_group],
