@@ -41,7 +41,9 @@ def dashboard_sources(stage: MlPlatformStage) -> DashboardSources:
         stream_name=stage.ingestion.stream.stream_name,
         delivery_stream_name=stage.ingestion.delivery.delivery_stream.ref,
         functions=_functions(stage),
-        glue_jobs=tuple(j.job.name for j in (processing.raw_to_curated, processing.curated_to_features)),
+        # The jobs' literal names (CfnJob.name; `GlueSparkJob.name` is a Ref: it would be an export).
+        glue_jobs=tuple(name for j in (processing.raw_to_curated, processing.curated_to_features)
+                        if (name := j.job.name)),
         pipeline_name=stage.training.pipeline.pipeline_name,
         budget_limit_usd=config.budget.monthly_limit_usd,
         monitored_endpoint=stage.serving.spec.endpoint_name if stage.monitoring and stage.serving else None,
