@@ -26,6 +26,7 @@ from ml_platform.config_sections.features_lock import LOCK_FILE, check, read_loc
 from ml_platform.config_sections.foundation import AlertsConfig, BudgetConfig, CostTags, DataLakeConfig, NetworkConfig
 from ml_platform.config_sections.labeling import LabelingConfig
 from ml_platform.config_sections.monitoring import MonitoringConfig, monitoring_problems
+from ml_platform.config_sections.operations import OperationsConfig
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.config_sections.training import TrainingConfig
 from ml_platform.config_sections.workspaces import WorkspacesConfig
@@ -66,6 +67,7 @@ class PlatformConfig(Section):
     workspaces: WorkspacesConfig = WorkspacesConfig()
     labeling: LabelingConfig = LabelingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    operations: OperationsConfig = OperationsConfig()
     # The account's "Concurrent executions" Lambda quota in this region (Service Quotas). New accounts
     # can start far below the usual 1000, and Lambda keeps 100 of it unreserved.
     lambda_concurrency_quota: int = Field(default=1000, ge=10)
@@ -113,6 +115,10 @@ class PlatformConfig(Section):
             raise ValueError("features: " + "; ".join(problems))
         if self.tags.environment != self.environment:
             raise ValueError("tags.environment must equal environment")
+        if self.operations.alarms.delivery_freshness_seconds <= self.streaming.buffer_interval_seconds:
+            # Firehose holds records up to its buffer interval by design: the alarm would fire on every buffer.
+            raise ValueError("operations.alarms.delivery_freshness_seconds must be greater than "
+                             "streaming.buffer_interval_seconds (Firehose keeps records that long by design)")
         problems = monitoring_problems(self.monitoring, endpoint_mode=self.endpoint.mode,
                                        data_capture_percent=self.endpoint.data_capture_percent,
                                        multi_model=self.endpoint.multi_model)

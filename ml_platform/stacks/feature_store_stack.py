@@ -12,6 +12,7 @@ from ml_platform.config import PlatformConfig
 from ml_platform.constructs.data.athena import QueryWorkgroup
 from ml_platform.constructs.data.catalog import EVENTS_PREFIX, LakeCatalog
 from ml_platform.constructs.data.glue_jobs import GlueJobSettings
+from ml_platform.constructs.data.glue_workflow import alert_on_failures
 from ml_platform.constructs.data.lake import DataLake, bucket_ref
 from ml_platform.constructs.data.lake_formation import LakeGovernance
 from ml_platform.constructs.features.feature_group import FeatureGroup
@@ -20,6 +21,7 @@ from ml_platform.constructs.features.offline_compaction import OfflineCompaction
 from ml_platform.constructs.features.online_access import OnlineReadAccess
 from ml_platform.constructs.features.stream_ingestion import StreamIngestion
 from ml_platform.constructs.foundation.network import SecureVpc
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
 from ml_platform.stacks.base import PlatformStack
@@ -36,8 +38,8 @@ class FeatureStoreStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  network: SecureVpc, lake: DataLake, catalog: LakeCatalog, governance: LakeGovernance,
                  stream: kinesis.IStream, lake_key: kms.IKey, streaming_key: kms.IKey, logs_key: kms.IKey,
-                 removal_policy: cdk.RemovalPolicy, etl_workflow_name: str, curated_job_name: str,
-                 online_reader_arns: tuple[str, ...] = (), **kwargs: Any) -> None:
+                 removal_policy: cdk.RemovalPolicy, alerting: Alerting, etl_workflow_name: str,
+                 curated_job_name: str, online_reader_arns: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         settings = config.features
         features = bucket_ref(self, "FeaturesBucket", lake.features)
@@ -52,7 +54,7 @@ class FeatureStoreStack(PlatformStack):
                 self, "Ingestion", groups=self.groups, stream=stream, settings=settings.ingestion, naming=naming,
                 vpc=network.vpc, subnets=network.private_subnets, security_group=network.workload_security_group,
                 streaming_key=streaming_key, logs_key=logs_key, log_retention=retention(config.log_retention_days),
-                removal_policy=removal_policy)
+                removal_policy=removal_policy, alerting=alerting)
         etl = config.etl
         self.jobs = FeatureJobs(
             self, "Jobs", groups=self.groups, settings=settings, naming=naming, network=network, lake_key=lake_key,
@@ -63,6 +65,9 @@ class FeatureStoreStack(PlatformStack):
                 buckets={z: bucket_ref(self, f"{z.capitalize()}Zone", lake.zones[z]) for z in ("curated", "artifacts")}
                 | {"features": features}, curated_events_prefix=EVENTS_PREFIX, etl_workflow_name=etl_workflow_name,
                 curated_job_name=curated_job_name, split_ratios=etl.split_ratios, minority_ratio=etl.minority_ratio))
+        # Backfills run on demand and the training set after the ETL: a failed run reaches the topic.
+        alert_on_failures(self, job_names=[job.name for job in (*self.jobs.backfill.values(), self.jobs.training_set)],
+                          crawler_name=None, alerts_topic=alerting.topic)
         self.online_access = None
         if online_reader_arns:
             self.online_access = OnlineReadAccess(

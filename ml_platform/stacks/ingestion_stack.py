@@ -7,7 +7,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform import nag
@@ -22,6 +21,7 @@ from ml_platform.constructs.data.stream import EventStream
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.grant_acknowledgments import KMS, S3_READ_WRITE, acknowledge_grants, object_arns
 from ml_platform.naming import Naming
 from ml_platform.paths import LAMBDA_ROOT
@@ -36,7 +36,7 @@ class IngestionStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  network: SecureVpc, lake: DataLake, catalog: LakeCatalog, governance: LakeGovernance,
                  streaming_key: kms.IKey, lake_key: kms.IKey, logs_key: kms.IKey,
-                 removal_policy: cdk.RemovalPolicy, alerts_topic: sns.ITopic | None = None, **kwargs: Any) -> None:
+                 removal_policy: cdk.RemovalPolicy, alerting: Alerting, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         streaming = config.streaming
         raw = bucket_ref(self, "RawBucket", lake.raw)
@@ -44,7 +44,7 @@ class IngestionStack(PlatformStack):
         events = EventStream(
             self, "Events", key=streaming_key, retention_hours=streaming.retention_hours,
             shard_count=None if streaming.on_demand else streaming.shard_count,
-            removal_policy=removal_policy)
+            removal_policy=removal_policy, alerting=alerting)
         self.stream = events.stream
         # The producer path: applications of this account assume this role and PutRecords JSON events
         # in the shape of lambda/firehose_transform/event_schema.json (the streaming key admits it).
@@ -68,7 +68,7 @@ class IngestionStack(PlatformStack):
             reserved_concurrency=streaming.transform_reserved_concurrency, environment_key=streaming_key,
             # Firehose invokes it synchronously: it sees each error itself (then the errors/ prefix), no DLQ.
             async_failures=None, logs_key=logs_key, log_retention=log_retention,
-            removal_policy=removal_policy, environment={"LOG_LEVEL": "INFO"},
+            removal_policy=removal_policy, alerting=alerting, environment={"LOG_LEVEL": "INFO"},
             description="Validates card-transaction events against event_schema.json for Firehose")
         delivery_role = PlatformRole(
             self, "DeliveryRole", role_name=naming.role_name(RolePurpose.FIREHOSE_DELIVERY),
@@ -84,9 +84,7 @@ class IngestionStack(PlatformStack):
         # Firehose reads the raw table's schema when the stream is created: after its DESCRIBE grants.
         self.delivery.delivery_stream.node.add_dependency(*governance.permissions_for(delivery_role))
         self._acknowledge(transform_role, delivery_role, raw)
-        if alerts_topic is not None:
-            delivery_alarms(self, delivery_stream=self.delivery.delivery_stream,
-                            transform=self.transform.function, topic=alerts_topic)
+        self.delivery_alarms = delivery_alarms(self, delivery_stream=self.delivery.delivery_stream, alerting=alerting)
 
     def _acknowledge(self, transform_role: PlatformRole, delivery_role: PlatformRole, raw: s3.IBucket) -> None:
         function_logical_id = self.get_logical_id(cfn_child(self.transform.function, cdk.CfnElement))

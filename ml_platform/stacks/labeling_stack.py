@@ -30,6 +30,7 @@ from ml_platform.constructs.labeling.worker_template import (
     render_worker_template,
 )
 from ml_platform.constructs.labeling.workforce import PrivateWorkforce
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.constructs.training.code_bundle import CodeBundle
 from ml_platform.constructs.training.xgboost_image import xgboost_image_uri
 from ml_platform.grant_acknowledgments import acknowledge_grants
@@ -76,11 +77,12 @@ class LabelingStack(PlatformStack):
         network: SecureVpc,
         lake_key: kms.IKey,
         logs_key: kms.IKey,
-        alerts_topic: sns.ITopic,
+        alerting: Alerting,
         removal_policy: cdk.RemovalPolicy,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        alerts_topic = alerting.topic
         cfg, region, account = config.labeling, config.region, config.account
         raw, curated = naming.bucket_name("raw"), naming.bucket_name("curated")
         log_retention = retention(config.log_retention_days)
@@ -105,6 +107,7 @@ class LabelingStack(PlatformStack):
             logs_key=logs_key,
             log_retention=log_retention,
             removal_policy=removal_policy,
+            alerting=alerting,
         )
         self.pre_annotation = LabelingFunction(
             self,

@@ -14,7 +14,6 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
@@ -24,6 +23,7 @@ from ml_platform.constructs.monitoring.alarms import MonitoringAlarms
 from ml_platform.constructs.monitoring.model_monitor import EngineInputs, ModelMonitorEngine
 from ml_platform.constructs.monitoring.monitoring_runner import MonitoringRunner
 from ml_platform.constructs.monitoring.our_monitor import OurMonitor, Placement
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.constructs.training.code_bundle import CodeBundle
 from ml_platform.constructs.training.xgboost_image import xgboost_image_uri
 from ml_platform.naming import Naming
@@ -36,7 +36,7 @@ class MonitoringStack(PlatformStack):
     """`<Env>/Monitoring`: everything that watches `endpoint_name` once a model serves on it."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
-                 network: SecureVpc, models_key: kms.IKey, logs_key: kms.IKey, alerts_topic: sns.ITopic,
+                 network: SecureVpc, models_key: kms.IKey, logs_key: kms.IKey, alerting: Alerting,
                  endpoint_name: str, removal_policy: cdk.RemovalPolicy, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         m = config.monitoring
@@ -68,7 +68,7 @@ class MonitoringStack(PlatformStack):
             job_prefix=self.ours.job_prefix, model_monitor_endpoints=[endpoint_name] if self.engine else [],
             vpc=vpc, vpc_subnets=network.private_subnets, security_group=network.workload_security_group,
             models_key=models_key, logs_key=logs_key, log_retention=retention(config.log_retention_days),
-            removal_policy=removal_policy)
+            removal_policy=removal_policy, alerting=alerting)
         self.ours.grant_runner(self.runner.role, [endpoint_name],
                                package_group=naming.resource_name("models"))
         if self.engine:
@@ -76,6 +76,6 @@ class MonitoringStack(PlatformStack):
         pipeline_arn = (f"arn:aws:sagemaker:{config.region}:{config.account}:pipeline/"
                         f"{naming.resource_name('training')}")
         self.alarms = MonitoringAlarms(
-            self, "Alarms", endpoint=endpoint_name, monitoring=m, alerts_topic=alerts_topic,
+            self, "Alarms", endpoint=endpoint_name, monitoring=m, alerting=alerting,
             retrain_pipeline_arn=pipeline_arn if m.retrain_on_drift else None,
             retrain_role_arn=naming.role_arn(RolePurpose.EVENTS_START_PIPELINE) if m.retrain_on_drift else None)

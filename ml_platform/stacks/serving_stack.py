@@ -31,6 +31,7 @@ from ml_platform.config import PlatformConfig
 from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.constructs.serving.endpoint import ModelEndpoint, RollbackAlarms
 from ml_platform.constructs.serving.endpoint_api import EndpointApi
 from ml_platform.constructs.serving.endpoint_deployer import EndpointDeployer
@@ -54,7 +55,7 @@ class ServingStack(PlatformStack):
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  artifacts: s3.IBucket, models_key: kms.IKey, logs_key: kms.IKey,
                  registry: ModelRegistry, removal_policy: cdk.RemovalPolicy,
-                 alerts_topic: sns.ITopic | None = None, promoter_arn: str | None = None, **kwargs: Any) -> None:
+                 alerting: Alerting, promoter_arn: str | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         endpoint = config.endpoint
         # The artifacts bucket is named by its stable physical name (Naming) instead of a cross-stack
@@ -70,7 +71,7 @@ class ServingStack(PlatformStack):
             artifacts=artifacts, output_prefixes=[CAPTURE_PREFIX, ASYNC_PREFIX],
             topics=[t for t in (self.success_topic, self.error_topic) if t is not None],
             placement=EniPlacement.of(vpc, vpc_subnets, security_group)).role
-        self.alarms = RollbackAlarms(self, "RollbackAlarms", spec=self.spec, alerts_topic=alerts_topic)
+        self.alarms = RollbackAlarms(self, "RollbackAlarms", spec=self.spec, alerting=alerting)
         self.endpoint = None
         if endpoint.has_initial_model:
             self.endpoint = ModelEndpoint(
@@ -86,11 +87,11 @@ class ServingStack(PlatformStack):
             models_key=models_key, logs_key=logs_key, log_retention=retention(config.log_retention_days),
             reserved_concurrency=endpoint.deployer_reserved_concurrency,
             approval_rule=endpoint.auto_deploy_on_approval and config.environment != "prod",
-            scaling_rule=not endpoint.has_initial_model, removal_policy=removal_policy,
+            scaling_rule=not endpoint.has_initial_model, removal_policy=removal_policy, alerting=alerting,
             multi_model_prefix=f"{bucket_uri}/{MULTI_MODEL_PREFIX}/" if endpoint.multi_model else None,
             model_source_prefix=f"{bucket_uri}/{PIPELINES_PREFIX}/")
         self._promotion_and_api(config, naming, promoter_arn, vpc, vpc_subnets, security_group, models_key,
-                                logs_key, removal_policy)
+                                logs_key, removal_policy, alerting)
 
     def _endpoint_spec(self, naming: Naming, endpoint: EndpointConfig, models_key: kms.IKey, bucket_uri: str) -> None:
         """The async result topics (async mode) and the endpoint's spec, shared by the CDK side and the deployer."""
@@ -111,7 +112,8 @@ class ServingStack(PlatformStack):
 
     def _promotion_and_api(self, config: PlatformConfig, naming: Naming, promoter_arn: str | None, vpc: ec2.IVpc,
                            vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
-                           models_key: kms.IKey, logs_key: kms.IKey, removal_policy: cdk.RemovalPolicy) -> None:
+                           models_key: kms.IKey, logs_key: kms.IKey, removal_policy: cdk.RemovalPolicy,
+                           alerting: Alerting) -> None:
         """The delivery pipeline's model-promotion role (prod) and the IAM-authorized API front door."""
         endpoint = config.endpoint
         self.promotion: ModelPromotionAccess | None = None
@@ -129,4 +131,4 @@ class ServingStack(PlatformStack):
                 reserved_concurrency=endpoint.api_proxy_reserved_concurrency,
                 throttle_rate=endpoint.api_throttle_rate_per_second, throttle_burst=endpoint.api_throttle_burst,
                 waf_rate_limit=endpoint.api_waf_rate_limit if endpoint.api_waf else None,
-                removal_policy=removal_policy)
+                removal_policy=removal_policy, alerting=alerting)

@@ -8,6 +8,7 @@ from ml_platform.config import PlatformConfig
 from ml_platform.config_sections.monitoring import monitored
 from ml_platform.constants import KeyDomain, RolePurpose
 from ml_platform.constructs.features.key_users import feature_store_key_statements, feature_store_key_users
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.constructs.workspaces.guardrails import SageMakerGuardrailAspect
 from ml_platform.constructs.workspaces.personas import (
     PERSONA_MODELS_KEY_USERS,
@@ -16,6 +17,7 @@ from ml_platform.constructs.workspaces.personas import (
 )
 from ml_platform.naming import Naming
 from ml_platform.stacks.catalog_stack import CatalogStack
+from ml_platform.stacks.dashboard_stack import DashboardStack
 from ml_platform.stacks.data_lake_stack import DataLakeStack
 from ml_platform.stacks.feature_store_stack import FeatureStoreStack
 from ml_platform.stacks.ingestion_stack import IngestionStack
@@ -29,6 +31,7 @@ from ml_platform.stacks.security_stack import SecurityStack
 from ml_platform.stacks.serving_stack import ServingStack
 from ml_platform.stacks.training_stack import TrainingStack
 from ml_platform.stacks.workspaces_stack import WorkspacesStack
+from ml_platform.stages.stage_dashboard import dashboard_sources
 from ml_platform.tagging import CostAllocationTags
 
 R = RolePurpose
@@ -72,6 +75,11 @@ class MlPlatformStage(cdk.Stage):
         self._data_platform()
         self._labeling()
         self._workspaces()
+        # Last: it is drawn from every stack above (and imports the two stream names it cannot know).
+        self.dashboard = DashboardStack(self, "Dashboard", availability_zones=config.availability_zones,
+                                        dashboard_name=self.naming.resource_name("platform"),
+                                        sources=dashboard_sources(self),
+                                        description=self._describe("CloudWatch dashboard of the environment"))
         # Every role of the environment: the boundary; every role SageMaker assumes: the guardrails.
         self.network.guardrails.apply_boundary(self)
         cdk.Aspects.of(self).add(SageMakerGuardrailAspect(self.network.guardrails.sagemaker_guardrails))
@@ -102,6 +110,8 @@ class MlPlatformStage(cdk.Stage):
         self.operations = OperationsStack(self, "Operations", availability_zones=azs, config=config,
                                           naming=naming, removal_policy=removal,
                                           description=self._describe("alert topic and cost budget"))
+        # Every capability's alarms go to the one topic, with the thresholds of `operations.alarms`.
+        self.alerting = Alerting(topic=self.operations.alerts_topic, thresholds=config.operations.alarms)
 
     def _training_and_serving(self) -> None:
         config, naming, azs, keys = self.config, self.naming, self.config.availability_zones, self.security.keys
@@ -118,7 +128,7 @@ class MlPlatformStage(cdk.Stage):
             vpc_subnets=net.private_subnets, security_group=net.workload_security_group,
             artifacts=self.data_lake.lake.artifacts, models_key=keys.models, logs_key=keys.logs,
             registry=self.training.registry,
-            alerts_topic=self.operations.alerts_topic, removal_policy=self.removal, promoter_arn=self.promoter_arn,
+            alerting=self.alerting, removal_policy=self.removal, promoter_arn=self.promoter_arn,
             description=self._describe("model endpoint, rollout alarms and approval-driven deployer"))
         self.serving.add_stack_dependency(self.training)  # the approval rule names its model package group
 
@@ -163,7 +173,7 @@ class MlPlatformStage(cdk.Stage):
         self.monitoring = MonitoringStack(
             self, "Monitoring", availability_zones=config.availability_zones, config=config, naming=self.naming,
             network=self.network.network, models_key=keys.models, logs_key=keys.logs,
-            alerts_topic=self.operations.alerts_topic, endpoint_name=self.serving.spec.endpoint_name,
+            alerting=self.alerting, endpoint_name=self.serving.spec.endpoint_name,
             removal_policy=self.removal, description=self._describe("model monitoring (drift, quality), alarms, retraining"))
         # The artifacts bucket by name, and the retraining rule's events role: both must exist first.
         for stack in (self.data_lake, self.training):
@@ -179,8 +189,7 @@ class MlPlatformStage(cdk.Stage):
         self.ingestion = IngestionStack(
             self, "Ingestion", availability_zones=azs, config=config, naming=naming, network=network, lake=lake,
             catalog=self.catalog.catalog, governance=self.catalog.governance, streaming_key=keys.streaming,
-            lake_key=keys.lake, logs_key=keys.logs, removal_policy=removal,
-            alerts_topic=self.operations.alerts_topic,
+            lake_key=keys.lake, logs_key=keys.logs, removal_policy=removal, alerting=self.alerting,
             description=self._describe("event stream, transform, Firehose to raw"))
         self.processing = ProcessingStack(
             self, "Processing", availability_zones=azs, config=config, naming=naming, network=network, lake=lake,
@@ -203,7 +212,7 @@ class MlPlatformStage(cdk.Stage):
                 self, "FeatureStore", availability_zones=azs, config=config, naming=naming, network=network,
                 lake=lake, catalog=self.catalog.catalog, governance=self.catalog.governance,
                 stream=self.ingestion.stream, lake_key=keys.lake, streaming_key=keys.streaming, logs_key=keys.logs,
-                removal_policy=removal, etl_workflow_name=self.processing.workflow.workflow_name,
+                removal_policy=removal, alerting=self.alerting, etl_workflow_name=self.processing.workflow.workflow_name,
                 curated_job_name=self.processing.raw_to_curated.job_name,
                 online_reader_arns=(naming.role_arn(R.SAGEMAKER_MODEL),) if self.serving else (),
                 description=self._describe("SageMaker Feature Store groups, stream ingestion, Glue jobs, compaction"))
@@ -221,6 +230,6 @@ class MlPlatformStage(cdk.Stage):
         self.labeling = LabelingStack(
             self, "Labeling", availability_zones=self.config.availability_zones, config=self.config,
             naming=self.naming, network=self.network.network, lake_key=keys.lake, logs_key=keys.logs,
-            alerts_topic=self.operations.alerts_topic, removal_policy=self.removal,
+            alerting=self.alerting, removal_policy=self.removal,
             description=self._describe("Ground Truth private workforce, labeling jobs and active learning"))
         self.labeling.add_stack_dependency(self.data_lake)  # buckets are named, not exported

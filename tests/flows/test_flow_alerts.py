@@ -1,4 +1,4 @@
-"""Alert publishing (EventBridge rules, CloudWatch alarms and Budgets to the KMS-encrypted alert
+"""Alert publishing (EventBridge rules, CloudWatch alarms, Budgets and Cost Anomaly Detection to the KMS-encrypted alert
 topic) and dead-letter queues. A service publishing to an encrypted topic needs the topic policy
 and, in the key policy, kms:GenerateDataKey* and kms:Decrypt (SNS Developer Guide, "Enable
 compatibility between event sources from AWS services and encrypted topics")."""
@@ -42,6 +42,14 @@ def alert_flow(platform) -> Flow:
             for subscriber in notification["Subscribers"]:
                 if subscriber["SubscriptionType"] == "SNS":
                     flow.add(_publish(platform, "budgets.amazonaws.com", subscriber["Address"], budget, "budget"))
+    for stack, _, resource in stage.resources("AWS::CE::AnomalySubscription"):
+        props = stage.properties(stack, resource)
+        # Cost Explorer publishes for the subscription's account (aws:SourceAccount, AWS's documented condition).
+        subscription = f"arn:aws:ce::{platform.account}:anomalysubscription/{props['SubscriptionName']}"
+        for subscriber in props["Subscribers"]:
+            if subscriber["Type"] == "SNS":
+                flow.add(_publish(platform, "costalerts.amazonaws.com", subscriber["Address"], subscription,
+                                  "cost anomaly subscription"))
     return flow
 
 
@@ -49,7 +57,8 @@ def alert_flow(platform) -> Flow:
 def test_every_alert_source_can_publish_to_the_encrypted_topic(platforms, env):
     flow = alert_flow(platforms[env])
     publishers = {c.principal.service for c in flow.checks}
-    assert publishers == {"events.amazonaws.com", "cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    assert publishers == {"events.amazonaws.com", "cloudwatch.amazonaws.com", "budgets.amazonaws.com",
+                          "costalerts.amazonaws.com"}
     assert_authorized(platforms[env], flow)
 
 
@@ -71,3 +80,14 @@ def test_synchronously_invoked_functions_have_no_unusable_dead_letter_queue(plat
     synchronous = [found[name] for name in ("firehose_transform", "endpoint_proxy") if name in found]
     with_queue = [f.role.arn for f in synchronous if f.properties.get("DeadLetterConfig")]
     assert not with_queue, f"dead-letter queues Lambda never uses (synchronous invocations): {with_queue}"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_service_the_topic_does_not_admit_cannot_publish(platforms, env):
+    # The topic policy and the key policy name their publishers: any other service is refused.
+    platform = platforms[env]
+    (subscription,) = [platform.stage.properties(s, r) for s, _, r in platform.stage.resources("AWS::CE::AnomalySubscription")]
+    topic = subscription["Subscribers"][0]["Address"]
+    flow = Flow("unlisted service", _publish(platform, "s3.amazonaws.com", topic, "arn:aws:s3:::any-bucket", "S3"))
+    with pytest.raises(AssertionError):
+        assert_authorized(platform, flow)

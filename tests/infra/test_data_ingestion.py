@@ -121,5 +121,7 @@ def test_roles_have_stable_names_and_no_inline_policies(ingestion):
 
 def test_alarms_notify_the_alert_topic(ingestion, dev_stage, reference):
     topic = reference(dev_stage.ingestion, dev_stage.operations.alerts_topic, None)
-    ingestion.resource_count_is("AWS::CloudWatch::Alarm", 3)
-    assert len(ingestion.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"AlarmActions": [topic]}})) == 3
+    # transform errors and throttles, stream iterator age and write throttling, Firehose freshness,
+    # S3 delivery and Parquet conversion failures (tests/infra/test_operations_alarms.py: each one)
+    ingestion.resource_count_is("AWS::CloudWatch::Alarm", 7)
+    assert len(ingestion.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"AlarmActions": [topic]}})) == 7

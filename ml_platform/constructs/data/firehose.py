@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -15,10 +14,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.constructs.data.catalog import EVENTS_PREFIX, PARTITION_KEY
+from ml_platform.constructs.operations.alerting import Alerting
 
 ERRORS_PREFIX = "errors/"
 
@@ -124,33 +123,30 @@ def _param(name: str, value: str) -> firehose.CfnDeliveryStream.ProcessorParamet
     return firehose.CfnDeliveryStream.ProcessorParameterProperty(parameter_name=name, parameter_value=value)
 
 
-def delivery_alarms(scope: Construct, *, delivery_stream: firehose.CfnDeliveryStream, transform: lambda_.IFunction,
-                    topic: sns.ITopic) -> list[cloudwatch.Alarm]:
-    """Alarms to `topic` when the transform fails, events wait over an hour, or delivery to S3 fails.
+def delivery_alarms(scope: Construct, *, delivery_stream: firehose.CfnDeliveryStream,
+                    alerting: Alerting) -> list[cloudwatch.Alarm]:
+    """Alarms to the alert topic when events wait too long, delivery to S3 fails, or records fail
+    the Parquet conversion (they go to the errors/ prefix). The transform's own errors and throttles
+    alarm from its `VpcFunction`.
 
-    Created in `scope` (the stack) with stable IDs: TransformErrors, DeliveryFreshness, DeliveryFailures.
+    Created in `scope` (the stack) with stable IDs: DeliveryFreshness, DeliveryFailures, ConversionFailures.
     """
-    action = cw_actions.SnsAction(topic)
-    stream_name = delivery_stream.ref
-    alarms = [
-        transform.metric_errors(period=cdk.Duration.minutes(5)).create_alarm(
-            scope, "TransformErrors", threshold=1, evaluation_periods=1,
-            alarm_description="The Firehose transform Lambda failed (records retried, then sent to errors/)"),
-        cloudwatch.Metric(
-            namespace="AWS/Firehose", metric_name="DeliveryToS3.DataFreshness",
-            dimensions_map={"DeliveryStreamName": stream_name}, statistic="Maximum",
-            period=cdk.Duration.minutes(5)).create_alarm(
-            scope, "DeliveryFreshness", threshold=3600, evaluation_periods=3,
-            alarm_description="Events wait more than an hour to reach the raw zone"),
-        cloudwatch.Metric(
-            namespace="AWS/Firehose", metric_name="DeliveryToS3.Success",
-            dimensions_map={"DeliveryStreamName": stream_name}, statistic="Minimum",
-            period=cdk.Duration.minutes(5)).create_alarm(
-            scope, "DeliveryFailures", threshold=1, evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description="Firehose failed to put objects into the raw zone"),
+    dims = {"DeliveryStreamName": delivery_stream.ref}
+    period, freshness = alerting.period, alerting.thresholds.delivery_freshness_seconds
+
+    def metric(name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace="AWS/Firehose", metric_name=name, dimensions_map=dims,
+                                 statistic=statistic, period=period)
+
+    return [
+        alerting.alarm(scope, "DeliveryFreshness", metric=metric("DeliveryToS3.DataFreshness", "Maximum"),
+                       threshold=freshness, evaluation_periods=3,
+                       comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                       missing=cloudwatch.TreatMissingData.MISSING,
+                       description=f"Events wait more than {freshness} s to reach the raw zone"),
+        alerting.alarm(scope, "DeliveryFailures", metric=metric("DeliveryToS3.Success", "Minimum"), threshold=1,
+                       comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                       description="Firehose failed to put objects into the raw zone"),
+        alerting.alarm(scope, "ConversionFailures", metric=metric("FailedConversion.Records", "Sum"), threshold=1,
+                       description="Records failed the Parquet conversion against the raw table (sent to errors/)"),
     ]
-    for alarm in alarms:
-        alarm.add_alarm_action(action)
-    return alarms

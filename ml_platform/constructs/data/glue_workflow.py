@@ -76,10 +76,10 @@ class EtlWorkflow(Construct):
                 actions=[action]))
 
 
-def alert_on_failures(scope: Construct, *, job_names: Sequence[str], crawler_name: str,
+def alert_on_failures(scope: Construct, *, job_names: Sequence[str], crawler_name: str | None,
                       alerts_topic: sns.ITopic) -> list[events.Rule]:
     """EventBridge rules (IDs EtlFailures, CrawlerFailures in `scope`) that notify `alerts_topic` when
-    one of `job_names` fails, times out or stops, or the crawler fails."""
+    one of `job_names` fails, times out or stops, or the crawler (where there is one) fails."""
     # By ARN: the topic's own policy already admits EventBridge of this account; the rule target
     # must not add a second, unconditioned statement to it.
     topic = sns.Topic.from_topic_arn(scope, "AlertTopic", alerts_topic.topic_arn)
@@ -90,6 +90,8 @@ def alert_on_failures(scope: Construct, *, job_names: Sequence[str], crawler_nam
             source=["aws.glue"], detail_type=["Glue Job State Change"],
             detail={"jobName": names, "state": ["FAILED", "TIMEOUT", "STOPPED"]}),
         targets=[targets.SnsTopic(topic)])
+    if crawler_name is None:
+        return [jobs]
     crawler = events.Rule(
         scope, "CrawlerFailures", description="The features crawler failed",
         event_pattern=events.EventPattern(

@@ -31,6 +31,7 @@ from ml_platform.constants import RolePurpose
 from ml_platform.constructs.features.feature_group import FeatureGroup
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.grant_acknowledgments import acknowledge_grants
 from ml_platform.naming import Naming
 from ml_platform.paths import LAMBDA_ROOT
@@ -60,7 +61,7 @@ class StreamIngestion(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, groups: Sequence[FeatureGroup], stream: kinesis.IStream,
                  settings: StreamIngestionConfig, naming: Naming, vpc: ec2.IVpc, subnets: ec2.SubnetSelection,
                  security_group: ec2.ISecurityGroup, streaming_key: kms.IKey, logs_key: kms.IKey,
-                 log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy) -> None:
+                 log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy, alerting: Alerting) -> None:
         super().__init__(scope, construct_id)
         targets = json.dumps(feature_targets(groups), separators=(",", ":"))
         if len(targets.encode()) > MAX_TARGETS_BYTES:
@@ -83,6 +84,7 @@ class StreamIngestion(Construct):
             reserved_concurrency=settings.reserved_concurrency, environment_key=streaming_key,
             # Polled by an event source mapping (its own on-failure queue below), never invoked asynchronously.
             async_failures=None, logs_key=logs_key, log_retention=log_retention, removal_policy=removal_policy,
+            alerting=alerting,
             timeout=cdk.Duration.seconds(settings.timeout_seconds), memory_size=settings.memory_mb,
             environment={"FEATURE_TARGETS": targets, "DEAD_LETTER_QUEUE_URL": self.dead_letters.queue_url,
                          "MAX_ATTEMPTS": str(settings.max_put_attempts), "LOG_LEVEL": "INFO"},
@@ -99,6 +101,19 @@ class StreamIngestion(Construct):
             parallelization_factor=settings.parallelization_factor, report_batch_item_failures=True,
             on_failure=sources.SqsDlq(self.on_failure))
         self.function.function.add_event_source(self.mapping_source)
+        # Feature ingestion dead letters: any message in either queue is a record the feature store lacks.
+        self.alarms = [
+            alerting.dead_letter_alarm(self, "InvalidRecordsAlarm", self.dead_letters,
+                                       "Feature ingestion: records that can never be written"),
+            alerting.dead_letter_alarm(self, "GivenUpBatchesAlarm", self.on_failure,
+                                       "Feature ingestion: batches the event source mapping gave up on"),
+            alerting.alarm(self, "IteratorAge", threshold=alerting.thresholds.stream_iterator_age_seconds * 1000,
+                           metric=self.function.function.metric("IteratorAge", period=alerting.period,
+                                                                statistic="Maximum"),
+                           evaluation_periods=2,
+                           description="Feature ingestion is behind the event stream by more than "
+                                       f"{alerting.thresholds.stream_iterator_age_seconds} s"),
+        ]
         acknowledge_grants(self.role, resources={
             "Action::kms:GenerateDataKey*": "CDK queue grant: data keys of the streaming key, to send SSE-KMS "
                                             "messages to the invalid-records and on-failure queues",

@@ -13,24 +13,25 @@ from constructs import Construct
 from ml_platform.constructs.foundation.keys import KeyUsers, PlatformKey
 
 # AWS services that publish to the alert topic; each needs to encrypt with the topic's key.
-_PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com")
+ALERT_PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com")
 
 
 class AlertTopic(Construct):
     """A KMS-encrypted, TLS-only SNS topic with an e-mail subscription.
 
-    Behaviour: its own key (alerts domain), usable only by CloudWatch alarms, EventBridge and AWS
-    Budgets of this account; publishing over plain HTTP is denied. It has no `grant_publish`: the
+    Behaviour: its own key (alerts domain), usable only by `publishers` (CloudWatch alarms,
+    EventBridge and AWS Budgets by default; Cost Anomaly Detection where enabled) on behalf of this
+    account (`aws:SourceAccount`); publishing over plain HTTP is denied. It has no `grant_publish`: the
     key policy admits only those services, so a role could not encrypt messages for it.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, topic_name: str, email: str, alias: str,
-                 removal_policy: cdk.RemovalPolicy) -> None:
+                 removal_policy: cdk.RemovalPolicy, publishers: Sequence[str] = ALERT_PUBLISHERS) -> None:
         super().__init__(scope, construct_id)
         account = cdk.Stack.of(self).account
         service_use = iam.PolicyStatement(
             sid="AlertPublishersEncrypt",
-            principals=[iam.ServicePrincipal(s) for s in _PUBLISHERS],
+            principals=[iam.ServicePrincipal(s) for s in publishers],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": account}})
         self.key = PlatformKey(self, "Key", alias=alias, description=f"{topic_name}: alert notifications",
@@ -38,7 +39,7 @@ class AlertTopic(Construct):
                                removal_policy=removal_policy).key
         self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
         self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        for service in _PUBLISHERS:
+        for service in publishers:
             self.topic.add_to_resource_policy(iam.PolicyStatement(
                 sid=f"Publish{service.split('.')[0].capitalize()}",
                 principals=[iam.ServicePrincipal(service)], actions=["sns:Publish"],

@@ -20,6 +20,8 @@ class PlatformRole(iam.Role):
                  assumed_by: iam.IPrincipal, description: str) -> None:
         super().__init__(scope, construct_id, role_name=role_name, assumed_by=assumed_by,
                          description=description)
+        # The literal name (`role_name` is a token): what a function running with this role is named after.
+        self.stable_name = role_name
         self.grants_policy = iam.ManagedPolicy(
             self, "GrantsPolicy", description=f"Least-privilege grants of {role_name}")
         self.add_managed_policy(self.grants_policy)

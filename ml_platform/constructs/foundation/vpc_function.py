@@ -17,6 +17,7 @@ from constructs import Construct
 from ml_platform import nag
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.operations.alerting import Alerting
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", "tests", "*.md"]
 
@@ -49,12 +50,15 @@ class VpcFunction(Construct):
     each error themselves, so no DLQ is created and the DLQ rules are acknowledged with that reason.
     The role is the caller's `PlatformRole` (stable name for key policies): CDK adds no managed
     policy; the role gets write on this log group and the ENI actions Lambda needs in a VPC.
+    The function is named like its role (`<prefix>-<purpose>`, one role per function), so alarms,
+    logs and the environment's dashboard find it by a name that never changes. Its errors and
+    throttles, and its dead-letter queue's depth above zero, alarm to `alerting`'s topic.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, asset: Path, role: PlatformRole, description: str,
                  environment: Mapping[str, str], placement: FunctionPlacement, environment_key: kms.IKey,
                  logs_key: kms.IKey, log_retention: logs.RetentionDays, reserved_concurrency: int | None,
-                 async_failures: AsyncFailures | None, removal_policy: cdk.RemovalPolicy,
+                 async_failures: AsyncFailures | None, removal_policy: cdk.RemovalPolicy, alerting: Alerting,
                  timeout: cdk.Duration | None = None, memory_size: int = 512) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue: sqs.Queue | None = None
@@ -68,8 +72,9 @@ class VpcFunction(Construct):
                                        resource_arns=[async_failures.key.key_arn])
         self.log_group = logs.LogGroup(self, "LogGroup", encryption_key=logs_key, retention=log_retention,
                                        removal_policy=removal_policy)
+        self.function_name = role.stable_name
         self.function = lambda_.Function(
-            self, "Function", runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64,
+            self, "Function", function_name=self.function_name, runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64,
             handler="handler.handler", code=lambda_.Code.from_asset(str(asset), exclude=ASSET_EXCLUDES),
             description=description, role=role, environment=dict(environment), environment_encryption=environment_key,
             vpc=placement.vpc, vpc_subnets=placement.subnets, security_groups=[placement.security_group],
@@ -77,6 +82,10 @@ class VpcFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE, log_group=self.log_group,
             timeout=timeout or cdk.Duration.minutes(1), memory_size=memory_size)
         self.log_group.grant_write(role)
+        self.alarms = alerting.function_alarms(self, self.function, description)
+        if self.dead_letter_queue is not None:
+            self.alarms.append(alerting.dead_letter_alarm(self, "DeadLetters", self.dead_letter_queue,
+                                                          f"{description} (events that failed every retry)"))
         # Lambda decrypts the environment with the function's role; the key policy lists the role as a user.
         environment_key.grant_decrypt(role)
         role.acknowledge_wildcard("Resource::*", "X-Ray PutTraceSegments/PutTelemetryRecords (tracing Active) and "

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.paths import LAMBDA_ROOT
 
 
@@ -31,13 +32,14 @@ class NetworkPlacement:
 
 @dataclass(frozen=True)
 class FunctionBase:
-    """What every labeling function shares: placement, keys, log settings."""
+    """What every labeling function shares: placement, keys, log settings, where its alarms go."""
 
     network: NetworkPlacement
     lake_key: kms.IKey
     logs_key: kms.IKey
     log_retention: logs.RetentionDays
     removal_policy: cdk.RemovalPolicy
+    alerting: Alerting
 
 
 class LabelingFunction(Construct):
@@ -73,7 +75,7 @@ class LabelingFunction(Construct):
             environment=environment, placement=FunctionPlacement(network.vpc, network.subnets, network.security_group),
             environment_key=lake_key, logs_key=logs_key, log_retention=log_retention,
             reserved_concurrency=reserved_concurrency, async_failures=None, removal_policy=removal_policy,
-            timeout=timeout, memory_size=memory_size)
+            alerting=base.alerting, timeout=timeout, memory_size=memory_size)
         self.function: lambda_.Function = self.vpc_function.function
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config_sections.monitoring import MonitoringConfig
 from ml_platform.constructs.monitoring.our_monitor import NAMESPACE
+from ml_platform.constructs.operations.alerting import Alerting
 
 
 class MonitoringAlarms(Construct):
@@ -17,13 +16,13 @@ class MonitoringAlarms(Construct):
     violations, and (binary classification with `monitoring.min_auc`) AUC below the floor.
 
     Behaviour: each alarm evaluates one run (period = the schedule's window), treats a run
-    without data as not breaching (no traffic is not drift), and notifies `alerts_topic` on ALARM
+    without data as not breaching (no traffic is not drift), and notifies `alerting`'s topic on ALARM
     and OK. With `retrain_pipeline_arn` an EventBridge rule starts the training pipeline when the
     drift alarm goes to ALARM (`monitoring.retrain_on_drift`, off unless set).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, endpoint: str, monitoring: MonitoringConfig,
-                 alerts_topic: sns.ITopic, retrain_pipeline_arn: str | None = None,
+                 alerting: Alerting, retrain_pipeline_arn: str | None = None,
                  retrain_role_arn: str | None = None) -> None:
         super().__init__(scope, construct_id)
         period = cdk.Duration.hours(monitoring.window_hours)
@@ -37,8 +36,7 @@ class MonitoringAlarms(Construct):
                                          statistic=statistic, period=period),
                 evaluation_periods=1, comparison_operator=operator,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
-            created.add_alarm_action(actions.SnsAction(alerts_topic))
-            created.add_ok_action(actions.SnsAction(alerts_topic))
+            alerting.notify(created, on_ok=True)
             return created
 
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD

@@ -14,6 +14,7 @@ from constructs import Construct
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.foundation.vpc_function import AsyncFailures, FunctionPlacement, VpcFunction
 from ml_platform.constructs.monitoring.images import CLARIFY_REPOSITORY, MODEL_MONITOR_REPOSITORY
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.paths import LAMBDA_ROOT
 
 ASSET = LAMBDA_ROOT / "monitoring_runner"
@@ -34,7 +35,7 @@ class MonitoringRunner(Construct):
                  endpoints: list[str], cron: str, job_prefix: str, model_monitor_endpoints: list[str],
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  models_key: kms.IKey, logs_key: kms.IKey, log_retention: logs.RetentionDays,
-                 removal_policy: cdk.RemovalPolicy) -> None:
+                 removal_policy: cdk.RemovalPolicy, alerting: Alerting) -> None:
         super().__init__(scope, construct_id)
         self.role = PlatformRole(self, "Role", role_name=role_name,
                                  assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -45,7 +46,7 @@ class MonitoringRunner(Construct):
             placement=FunctionPlacement(vpc=vpc, subnets=vpc_subnets, security_group=security_group),
             environment_key=models_key, async_failures=AsyncFailures(key=models_key), logs_key=logs_key,
             log_retention=log_retention, reserved_concurrency=2, timeout=cdk.Duration.minutes(5), memory_size=256,
-            removal_policy=removal_policy)
+            removal_policy=removal_policy, alerting=alerting)
         self.function, self.dead_letters = parts.function, parts.dead_letter_queue
         target = targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=cdk.Duration.hours(2))
         self.schedule_rules = []

@@ -9,13 +9,12 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
 
 
@@ -25,11 +24,11 @@ class RollbackAlarms(Construct):
     Behaviour: invocation 5xx errors (sum per minute) and model latency (average, microseconds in
     CloudWatch) on `EndpointName`/`VariantName`; names are stable (`<endpoint>-5xx-errors`,
     `<endpoint>-model-latency`) because the deployer names them in its DeploymentConfig; missing
-    data is not breaching (an idle endpoint is healthy); breaches notify `alerts_topic` when given.
+    data is not breaching (an idle endpoint is healthy); breaches notify `alerting`'s topic.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, spec: EndpointSpec,
-                 alerts_topic: sns.ITopic | None) -> None:
+                 alerting: Alerting) -> None:
         super().__init__(scope, construct_id)
         dims = {"EndpointName": spec.endpoint_name, "VariantName": spec.variant_name}
         errors = cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
@@ -48,9 +47,7 @@ class RollbackAlarms(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"Model latency above {spec.config.latency_alarm_ms} ms; rolls back a deployment")
-        if alerts_topic is not None:
-            for alarm in self.alarms:
-                alarm.add_alarm_action(cw_actions.SnsAction(alerts_topic))
+        alerting.notify(*self.alarms)
 
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:

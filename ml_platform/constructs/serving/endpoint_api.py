@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,6 +14,7 @@ from ml_platform import nag
 from ml_platform.cfn_child import cfn_child
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.constructs.serving.web_acl import RegionalWebAcl
 from ml_platform.paths import LAMBDA_ROOT
 
@@ -21,6 +23,10 @@ STAGE_NAME = "v1"
 # TLS 1.2 minimum (TLS 1.3 preferred) on the execute-api endpoint itself; STRICT rejects requests
 # whose Host/SNI do not name this API.
 SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_2021_06"
+# API Gateway has no throttling metric (a 429 only counts among 4XXError): the access logs' status
+# field, counted by a metric filter, is the throttled-request count. One namespace per API.
+THROTTLED_NAMESPACE = "MLPlatform/EndpointApi"
+THROTTLED_METRIC = "ThrottledRequests"
 
 
 class EndpointApi(Construct):
@@ -34,13 +40,16 @@ class EndpointApi(Construct):
     (AWS managed common, known-bad-inputs and IP-reputation rule groups, plus a per-IP rate rule)
     guards the stage. The proxy function (`lambda/endpoint_proxy`) runs in the isolated subnets
     (the VPC's SageMaker runtime endpoint) with a role that may invoke this endpoint only.
+    The API is named `<endpoint>-api`; its 5xx answers and its throttled (429) requests per period
+    alarm to `alerting`'s topic (`api_5xx_errors`, `api_throttled_requests`).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, proxy_role_name: str,
                  cloudwatch_role_name: str, vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection,
                  security_group: ec2.ISecurityGroup, dead_letter_key: kms.IKey, logs_key: kms.IKey,
                  log_retention: logs.RetentionDays, reserved_concurrency: int | None, throttle_rate: float,
-                 throttle_burst: int, waf_rate_limit: int | None, removal_policy: cdk.RemovalPolicy) -> None:
+                 throttle_burst: int, waf_rate_limit: int | None, removal_policy: cdk.RemovalPolicy,
+                 alerting: Alerting) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
@@ -59,14 +68,16 @@ class EndpointApi(Construct):
             placement=FunctionPlacement(vpc=vpc, subnets=vpc_subnets, security_group=security_group),
             environment_key=dead_letter_key, logs_key=logs_key, log_retention=log_retention,
             reserved_concurrency=reserved_concurrency, async_failures=None,
-            removal_policy=removal_policy, timeout=cdk.Duration.seconds(30), memory_size=512)
+            removal_policy=removal_policy, alerting=alerting, timeout=cdk.Duration.seconds(30), memory_size=512)
         self.proxy = self.proxy_function.function
         self.access_logs = logs.LogGroup(self, "AccessLogs", encryption_key=logs_key, retention=log_retention,
                                          removal_policy=removal_policy)
         account = self._account_logging_role(cloudwatch_role_name)
+        self.api_name = f"{endpoint_name}-api"
         self.api = self._rest_api(throttle_rate, throttle_burst)
         self.api.deployment_stage.node.add_dependency(account)
         self._invocations()
+        self.alarms = self._alarms(alerting)
         self.web_acl = None
         if waf_rate_limit is not None:
             self.web_acl = RegionalWebAcl(self, "WebAcl", name=f"{endpoint_name}-api", rate_limit=waf_rate_limit,
@@ -114,9 +125,31 @@ class EndpointApi(Construct):
         account_setting.node.add_dependency(role.grants_policy)
         return account_setting
 
+    def _alarms(self, alerting: Alerting) -> list[cloudwatch.Alarm]:
+        """5xx answers (API Gateway's own metric) and 429s (a metric filter on the access logs)."""
+        t, period = alerting.thresholds, alerting.period
+        self.throttled_filter = self.access_logs.add_metric_filter(
+            "ThrottledRequests", metric_namespace=self.throttled_namespace, metric_name=THROTTLED_METRIC,
+            filter_pattern=logs.FilterPattern.string_value("$.status", "=", "429"), metric_value="1",
+            default_value=0)
+        throttled = self.throttled_filter.metric(period=period, statistic="Sum")
+        errors = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="5XXError", period=period,
+                                   statistic="Sum", dimensions_map={"ApiName": self.api_name, "Stage": STAGE_NAME})
+        return [
+            alerting.alarm(self, "ServerErrors", metric=errors, threshold=t.api_5xx_errors,
+                           description=f"{self.api_name}: requests answered 5xx (proxy or endpoint failures)"),
+            alerting.alarm(self, "Throttled", metric=throttled, threshold=t.api_throttled_requests,
+                           description=f"{self.api_name}: requests refused with 429 (stage throttling or "
+                                       "endpoint throttling passed through)"),
+        ]
+
+    @property
+    def throttled_namespace(self) -> str:
+        return f"{THROTTLED_NAMESPACE}/{self.api_name}"
+
     def _rest_api(self, throttle_rate: float, throttle_burst: int) -> apigw.RestApi:
         api = apigw.RestApi(
-            self, "Api", description="SageMaker endpoint invocations (IAM-signed requests only)",
+            self, "Api", rest_api_name=self.api_name, description="SageMaker endpoint invocations (IAM-signed requests only)",
             endpoint_types=[apigw.EndpointType.REGIONAL], cloud_watch_role=False,
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.foundation.vpc_function import AsyncFailures, FunctionPlacement, VpcFunction
+from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
 from ml_platform.constructs.training.model_registry import ModelRegistry
 from ml_platform.paths import LAMBDA_ROOT
@@ -41,7 +42,7 @@ class EndpointDeployer(Construct):
                  vpc: ec2.IVpc, vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
                  models_key: kms.IKey, logs_key: kms.IKey, log_retention: logs.RetentionDays,
                  reserved_concurrency: int | None, approval_rule: bool, scaling_rule: bool,
-                 removal_policy: cdk.RemovalPolicy, multi_model_prefix: str | None = None,
+                 removal_policy: cdk.RemovalPolicy, alerting: Alerting, multi_model_prefix: str | None = None,
                  model_source_prefix: str | None = None) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -72,7 +73,7 @@ class EndpointDeployer(Construct):
             placement=FunctionPlacement(vpc=vpc, subnets=vpc_subnets, security_group=security_group),
             environment_key=models_key, logs_key=logs_key, log_retention=log_retention,
             reserved_concurrency=reserved_concurrency, async_failures=AsyncFailures(key=models_key),
-            removal_policy=removal_policy, timeout=cdk.Duration.minutes(2), memory_size=256)
+            removal_policy=removal_policy, alerting=alerting, timeout=cdk.Duration.minutes(2), memory_size=256)
         self.function, self.dead_letters = self.handler.function, self.handler.dead_letter_queue
         self._grant(spec, execution_role, models_key)
         if multi_model_prefix:
