@@ -23,15 +23,16 @@ from ml_platform.config import ENVIRONMENTS, load_config  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
-def synth_like_the_cli(outdir: Path) -> Path:
-    """Run app.py as `cdk synth` does (cdk.json context, framework not failing on validations)."""
+def synth_like_the_cli(outdir: Path, *, pipeline: bool = False) -> Path:
+    """Run app.py as `cdk synth` does (cdk.json context, framework not failing on validations);
+    `pipeline`: the delivery-pipeline mode (`-c pipeline=true`, as `make synth` writes cdk.pipeline.out)."""
     settings = json.loads((REPO / "cdk.json").read_text())
     context = settings["context"]
     # What the CLI adds from its settings (contextFromSettings in CLI 2.1148): asset metadata is
     # how a function's code folder is found.
     context.update({"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
                     "aws:cdk:bundling-stacks": ["**"], "@aws-cdk/core:failSynthOnValidationErrors": False,
-                    "envs": "all"})
+                    "envs": "all", "pipeline": "true" if pipeline else "false"})
     if settings.get("versionReporting") is False:
         context["aws:cdk:disable-version-reporting"] = True
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
@@ -62,3 +63,15 @@ def platforms(cdk_out) -> dict[str, Platform]:
         found[env] = load_platform(cdk_out / f"assembly-{env.capitalize()}", account=config.account,
                                    region=config.region)
     return found
+
+
+@pytest.fixture(scope="session")
+def pipeline_out() -> Iterator[Path]:
+    """The pipeline-mode assembly (FLOWS_PIPELINE_OUT=cdk.pipeline.out reuses one): the tooling account's
+    Pipeline stack and, nested, the stages it deploys (`assembly-Pipeline-<Env>`)."""
+    given = os.environ.get("FLOWS_PIPELINE_OUT")
+    if given:
+        yield Path(given)
+        return
+    with tempfile.TemporaryDirectory(prefix="flows-cdk-pipeline-out-") as folder:
+        yield synth_like_the_cli(Path(folder), pipeline=True)
