@@ -87,10 +87,11 @@ def answer_known_payload(send: Send, where: str) -> list[float]:
     """One CSV row as wide as the model, sent with `send`; its one prediction, or CheckFailed."""
     status, text = send("0")
     if status != 200:
-        width = _WIDTH.search(text)
-        if status != 400 or width is None:
+        # findall, not search: the flow proofs read `<client>.search(...)` as SageMaker's Search API.
+        width = _WIDTH.findall(text)
+        if status != 400 or not width:
             raise CheckFailed(f"{where} answered {status} to the width probe: {text[:300]}")
-        status, text = send(",".join(["0"] * int(width.group(1))))
+        status, text = send(",".join(["0"] * int(width[0])))
     if status != 200:
         raise CheckFailed(f"{where} answered {status}: {text[:300]}")
     try:
