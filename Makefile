@@ -10,6 +10,8 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 # ENV=all synthesizes every environment; ENV=dev (or staging, prod) just one.
 ENV ?= all
+# Extra pytest options for `make test` (the pipeline's synth step writes a JUnit report).
+PYTEST_ARGS ?=
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
@@ -33,17 +35,27 @@ $(NODE_STAMP): package.json
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
+CFN_LINT := $(VENV)/bin/cfn-lint --non-zero-exit-code error --format parseable
+
+# Two chains at once, each linting its own assembly as soon as it is written: the environments
+# (cdk.out) and the delivery pipeline with the three stages nested in it (cdk.pipeline.out, what the
+# pipeline deploys). Each synth is one jsii process pair that keeps about one core busy, so the two
+# overlap on a multi-core machine; every gate still runs (nag in app.py, reports, cfn-lint on every
+# template) and the target fails when either chain fails. Figures: README, "Synth time".
 synth: setup
 	rm -rf cdk.out cdk.pipeline.out
-	npx cdk synth --quiet -c envs=$(ENV) > /dev/null
-	# The delivery pipeline (tooling account) with the three stages nested in it: what the pipeline deploys.
-	npx cdk synth --quiet -c pipeline=true -o cdk.pipeline.out > /dev/null
-	@ls -1 cdk.out/security-report-*.md cdk.pipeline.out/security-report-*.md | sed 's/^/security report: /'
-	$(MAKE) --no-print-directory lint
+	# cfn-lint's findings are also kept in each assembly (cfn-lint.txt: a build artifact of the pipeline).
+	{ npx cdk synth --quiet -c envs=$(ENV) > /dev/null \
+	  && $(CFN_LINT) -- 'cdk.out/**/*.template.json' | tee cdk.out/cfn-lint.txt; } & direct=$$!
+	{ npx cdk synth --quiet -c pipeline=true -o cdk.pipeline.out > /dev/null \
+	  && $(CFN_LINT) -- 'cdk.pipeline.out/**/*.template.json' | tee cdk.pipeline.out/cfn-lint.txt; } & pipeline=$$!
+	rc=0; wait $$direct || rc=$$?; wait $$pipeline || rc=$$?
+	ls -1 cdk.out/security-report-*.md cdk.pipeline.out/security-report-*.md 2>/dev/null | sed 's/^/security report: /'
+	exit $$rc
 
-# cfn-lint on every synthesized template (nested assemblies of each Stage included).
+# cfn-lint on every synthesized template (nested assemblies of each Stage included; .cfnlintrc).
 lint: setup
-	$(VENV)/bin/cfn-lint --non-zero-exit-code error --format parseable
+	$(CFN_LINT)
 
 # ruff (pyflakes, import order, bugbear) on every Python file, configured in pyproject.toml.
 check: setup
@@ -56,7 +68,7 @@ typecheck: setup
 test: setup check typecheck
 	# The PySpark tests need Java 17; install it where a fresh machine lacks it (Debian/Ubuntu, as root).
 	command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
-	rc=0; $(PY) -m pytest -q tests || rc=$$?
+	rc=0; $(PY) -m pytest -q $(PYTEST_ARGS) tests || rc=$$?
 	# pytest exits 5 when it collects no tests; an empty suite is not a failure of the build.
 	if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
 

@@ -126,6 +126,13 @@ class PlatformConfig(Section):
             raise ValueError("; ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _off_hours_not_in_prod(self) -> "PlatformConfig":
+        if self.environment == "prod" and self.endpoint.off_hours is not None:
+            raise ValueError("endpoint.off_hours: prod serves clients around the clock; off-hours scaling is for "
+                             "non-prod environments (dev, staging)")
+        return self
+
     @property
     def availability_zones(self) -> list[str]:
         return [f"{self.region}{letter}"

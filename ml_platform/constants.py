@@ -83,8 +83,11 @@ class RolePurpose(StrEnum):
     DELIVERY_PIPELINE = "delivery-pipeline"
     DELIVERY_SYNTH = "delivery-synth"
     DELIVERY_PROMOTE = "delivery-promote-model"  # the post-Prod step's CodeBuild role
+    DELIVERY_CHECK = "delivery-post-deploy-check"  # the post-deploy checks' CodeBuild role (every stage)
     # serving, assumed by the delivery pipeline's promote step (cross-account)
     MODEL_PROMOTION = "model-promotion"
+    # assumed by the delivery pipeline's post-deploy check after each stage (cross-account)
+    POST_DEPLOY_CHECK = "post-deploy-check"
 
 
 # Where the SageMaker training pipeline writes everything it produces in the artifacts bucket

@@ -19,7 +19,11 @@ def apply_scaling(autoscaling, cloudwatch, scaling: dict) -> dict:
         # The step policy only acts when an alarm invokes it: from zero instances there is no
         # backlog-per-instance value for target tracking to act on.
         cloudwatch.put_metric_alarm(**alarm, AlarmActions=[policy_arns[step]])
+    # Off-hours scaling (and other capacity windows): PutScheduledAction replaces an action of the
+    # same name, so the schedule follows the configuration on every registration.
+    scheduled = []
     for action in scaling.get("ScheduledActions", []):
         autoscaling.put_scheduled_action(**action)
+        scheduled.append(action["ScheduledActionName"])
     return {"action": "scaling-registered", "resource_id": scaling["Target"]["ResourceId"],
-            "policies": sorted(policy_arns)}
+            "policies": sorted(policy_arns), "scheduled_actions": sorted(scheduled)}

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ml_platform.config_sections.base import INSTANCE_TYPE, Section
+from ml_platform.config_sections.serving_schedule import OffHoursScaling, off_hours_problems
 
 _MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+/\d+$")
 _ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$")
@@ -41,6 +42,8 @@ class EndpointConfig(Section):
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600)
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
     scheduled_scaling: tuple[ScheduledScaling, ...] = ()
+    # Non-prod: fewer instances outside working hours (config_sections/serving_schedule.py).
+    off_hours: OffHoursScaling | None = None
     data_capture_percent: int = Field(default=20, ge=0, le=100)
     serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
     serverless_max_concurrency: int = Field(default=5, ge=1, le=200)
@@ -117,6 +120,11 @@ class EndpointConfig(Section):
         for window in self.scheduled_scaling:
             if window.max_instances < window.min_instances:
                 raise ValueError(f"scheduled_scaling {window.name}: max_instances must be >= min_instances")
+        if self.off_hours is not None:
+            problems = off_hours_problems(self.off_hours, mode=self.mode, min_instances=self.min_instances,
+                                          max_instances=self.max_instances)
+            if problems:
+                raise ValueError("; ".join(problems))
         self._rollout_fits()
         return self
 

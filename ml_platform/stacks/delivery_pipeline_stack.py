@@ -11,14 +11,12 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline
-from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import Construct
 
 from ml_platform.cfn_child import cfn_child
 from ml_platform.config import PlatformConfig
 from ml_platform.config_sections.delivery import PipelineConfig
-from ml_platform.constants import RolePurpose
 from ml_platform.constructs.delivery.delivery_pipeline import (
     ApprovalTopic,
     BuildLogs,
@@ -26,18 +24,18 @@ from ml_platform.constructs.delivery.delivery_pipeline import (
     harden_artifact_bucket,
 )
 from ml_platform.constructs.delivery.delivery_pipeline_nag import acknowledge_delivery_pipeline_findings
+from ml_platform.constructs.delivery.deploy_steps import (
+    post_deploy_check_step,
+    promote_model_step,
+    synth_step,
+)
 from ml_platform.constructs.workspaces.guardrails import BoundaryPolicy
 from ml_platform.naming import Naming
 from ml_platform.stacks.base import PlatformStack
 from ml_platform.stages.platform_stage import MlPlatformStage
 from ml_platform.tagging import CostAllocationTags
 
-# `make synth` writes the pipeline-mode cloud assembly (this stack and the three stages) here; the
-# pipeline deploys from it. The per-environment assembly in cdk.out is checked by the same command.
-SYNTH_OUTPUT_DIR = "cdk.pipeline.out"
-SYNTH_COMMANDS = ("make synth",)
 APPROVAL_STEP_ID = "PromoteToProd"
-PROMOTE_STEP_ID = "DeployApprovedModel"
 
 
 class DeliveryPipelineStack(PlatformStack):
@@ -67,8 +65,7 @@ class DeliveryPipelineStack(PlatformStack):
         self.pipeline = pipelines.CodePipeline(
             self, "Pipeline",
             pipeline_name=f"{config.name_prefix}-delivery",
-            synth=pipelines.CodeBuildStep("Synth", input=source, commands=list(SYNTH_COMMANDS),
-                                          primary_output_directory=SYNTH_OUTPUT_DIR, role=self.roles.synth),
+            synth=synth_step(source, self.roles.synth),
             # Our roles (grants in a managed policy each); actions run as the pipeline role instead
             # of one generated role per action.
             role=self.roles.pipeline,
@@ -88,9 +85,10 @@ class DeliveryPipelineStack(PlatformStack):
                                                 topic_name=f"{config.name_prefix}-prod-approval").topic
         self.stages: list[MlPlatformStage] = []
         self.promote_step: pipelines.CodeBuildStep | None = None
+        self.check_steps: list[pipelines.CodeBuildStep] = []
         *earlier, last = environments
         for env_config in earlier:
-            self._add_stage(env_config)
+            self._add_stage(env_config, source=source)
         self._add_stage(last, pre=[pipelines.ManualApprovalStep(
             APPROVAL_STEP_ID, notification_topic=self.approval_topic,
             comment=f"Promote the release already running in {earlier[-1].environment} to "
@@ -102,37 +100,25 @@ class DeliveryPipelineStack(PlatformStack):
         cfn_child(self.pipeline.pipeline, cdk.CfnResource).add_metadata(
             "cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
         self.artifact_access_logs = harden_artifact_bucket(self, "ArtifactAccessLogs", pipeline=self.pipeline)
-        acknowledge_delivery_pipeline_findings(self.pipeline, self.roles, self.promote_step)
+        acknowledge_delivery_pipeline_findings(self.pipeline, self.roles, self.promote_step, self.check_steps)
         # The tooling tags go on the pipeline's own resources; each stage tags its resources itself.
         for child in self.node.children:
             if not isinstance(child, cdk.Stage):
                 cdk.Aspects.of(child).add(CostAllocationTags(config.tags.as_dict()))
 
-    def _add_stage(self, env_config: PlatformConfig, *, pre: Sequence[pipelines.Step] = (),
-                   source: pipelines.IFileSetProducer | None = None, promote_model: bool = False) -> None:
+    def _add_stage(self, env_config: PlatformConfig, *, source: pipelines.IFileSetProducer,
+                   pre: Sequence[pipelines.Step] = (), promote_model: bool = False) -> None:
+        """The stage, then its post-deploy check (after the model promotion where there is one)."""
         promoter = self.roles.promote_role_arn if promote_model else None
-        stage = MlPlatformStage(self, env_config.environment.capitalize(), config=env_config, promoter_arn=promoter)
+        stage = MlPlatformStage(self, env_config.environment.capitalize(), config=env_config, promoter_arn=promoter,
+                                checker_arn=self.roles.check_role_arn)
+        check = post_deploy_check_step(stage, env_config, source, self.roles.check)
         post: list[pipelines.Step] = []
         if promote_model and stage.serving:
-            self.promote_step = self._promote_model_step(stage, env_config, source)
+            self.promote_step = promote_model_step(stage, env_config, source, self.roles.promote)
+            check.add_step_dependency(self.promote_step)
             post.append(self.promote_step)
+        post.append(check)
+        self.check_steps.append(check)
         self.pipeline.add_stage(stage, pre=list(pre), post=post)
         self.stages.append(stage)
-
-    def _promote_model_step(self, stage: MlPlatformStage, env_config: PlatformConfig,
-                            source: pipelines.IFileSetProducer | None) -> pipelines.CodeBuildStep:
-        """After the stage's stacks: deploy the newest approved package to its endpoint and smoke-test it
-        (scripts/promote_model.py), as the promote role assuming the stage's model-promotion role.
-        The stage has no approval rule (prod), so this step is what puts an approved model in service."""
-        promotion = stage.serving.promotion if stage.serving else None
-        assert promotion is not None and source is not None
-        self.roles.promote.add_to_principal_policy(iam.PolicyStatement(
-            sid="AssumeModelPromotionRole", actions=["sts:AssumeRole"],
-            resources=[f"arn:aws:iam::{env_config.account}:role/{stage.naming.role_name(RolePurpose.MODEL_PROMOTION)}"]))
-        return pipelines.CodeBuildStep(
-            PROMOTE_STEP_ID, input=source, role=self.roles.promote,
-            env_from_cfn_outputs={"PROMOTION_ROLE_ARN": promotion.role_arn_output,
-                                  "DEPLOYER_FUNCTION": promotion.deployer_output,
-                                  "ENDPOINT_NAME": promotion.endpoint_output},
-            commands=["python3 scripts/promote_model.py --role-arn \"$PROMOTION_ROLE_ARN\" --function-name "
-                      f"\"$DEPLOYER_FUNCTION\" --endpoint-name \"$ENDPOINT_NAME\" --region {env_config.region}"])

@@ -9,6 +9,8 @@ from ml_platform.config_sections.monitoring import monitored
 from ml_platform.constants import KeyDomain, RolePurpose
 from ml_platform.constructs.features.key_users import feature_store_key_statements, feature_store_key_users
 from ml_platform.constructs.operations.alerting import Alerting
+from ml_platform.constructs.operations.post_deploy_check import PostDeployCheckAccess
+from ml_platform.constructs.serving.endpoint_api import STAGE_NAME as API_STAGE_NAME
 from ml_platform.constructs.workspaces.guardrails import SageMakerGuardrailAspect
 from ml_platform.constructs.workspaces.personas import (
     PERSONA_MODELS_KEY_USERS,
@@ -62,15 +64,17 @@ class MlPlatformStage(cdk.Stage):
     """Every stack of one environment, named `<Env>/<Stack>` (e.g. `Dev/Network`)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig,
-                 promoter_arn: str | None = None) -> None:
+                 promoter_arn: str | None = None, checker_arn: str | None = None) -> None:
         """`promoter_arn`: the delivery pipeline's role that deploys a model after promoting this stage
-        (it gets a model-promotion role in the Serving stack)."""
+        (it gets a model-promotion role in the Serving stack); `checker_arn`: its role that checks the
+        stage once deployed (it gets a post-deploy-check role, `PostDeployCheckAccess`)."""
         super().__init__(scope, construct_id,
                          env=cdk.Environment(account=config.account, region=config.region))
         self.config, self.naming, self.promoter_arn = config, Naming.of(config), promoter_arn
         self.removal = cdk.RemovalPolicy.DESTROY if config.destroy_on_delete else cdk.RemovalPolicy.RETAIN
         self._foundation()
         self._training_and_serving()
+        self.post_deploy_check = self._post_deploy_check(checker_arn) if checker_arn else None
         self._monitoring()
         self._data_platform()
         self._labeling()
@@ -131,6 +135,15 @@ class MlPlatformStage(cdk.Stage):
             alerting=self.alerting, removal_policy=self.removal, promoter_arn=self.promoter_arn,
             description=self._describe("model endpoint, rollout alarms and approval-driven deployer"))
         self.serving.add_stack_dependency(self.training)  # the approval rule names its model package group
+
+    def _post_deploy_check(self, checker_arn: str) -> PostDeployCheckAccess:
+        """In Serving where there is an endpoint (it knows the API front), else in Training."""
+        serving = self.serving
+        return PostDeployCheckAccess(
+            serving or self.training, "PostDeployCheck", role_name=self.naming.role_name(R.POST_DEPLOY_CHECK),
+            checker_arn=checker_arn, pipeline_name=self.training.pipeline.pipeline_name,
+            endpoint_name=serving.spec.endpoint_name if serving else None,
+            api=serving.api.api if serving and serving.api else None, api_stage=API_STAGE_NAME)
 
     def _workspaces(self) -> None:
         """Persona roles and the Studio domain, where `workspaces.enabled`."""

@@ -23,16 +23,16 @@ from ml_platform.config import ENVIRONMENTS, load_config  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
-def synth_like_the_cli(outdir: Path, **mode: object) -> Path:
+def synth_like_the_cli(outdir: Path, *, pipeline: bool = False) -> Path:
     """Run app.py as `cdk synth` does (cdk.json context, framework not failing on validations);
-    `mode`: more context (`pipeline=True`: the delivery pipeline with its stages nested)."""
+    `pipeline`: the delivery-pipeline mode (`-c pipeline=true`, as `make synth` writes cdk.pipeline.out)."""
     settings = json.loads((REPO / "cdk.json").read_text())
     context = settings["context"]
     # What the CLI adds from its settings (contextFromSettings in CLI 2.1148): asset metadata is
     # how a function's code folder is found.
     context.update({"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
                     "aws:cdk:bundling-stacks": ["**"], "@aws-cdk/core:failSynthOnValidationErrors": False,
-                    "envs": "all", **mode})
+                    "envs": "all", "pipeline": "true" if pipeline else "false"})
     if settings.get("versionReporting") is False:
         context["aws:cdk:disable-version-reporting"] = True
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}

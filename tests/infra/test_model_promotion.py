@@ -12,7 +12,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from ml_platform.config import ENVIRONMENTS, load_config, load_pipeline_config
-from ml_platform.stacks.delivery_pipeline_stack import PROMOTE_STEP_ID, DeliveryPipelineStack
+from ml_platform.constructs.delivery.deploy_steps import PROMOTE_STEP_ID
+from ml_platform.stacks.delivery_pipeline_stack import DeliveryPipelineStack
 
 REPO = Path(__file__).resolve().parents[2]
 PROMOTER = "arn:aws:iam::444444444444:role/mlp-cicd-delivery-promote-model"
@@ -34,8 +35,10 @@ def test_prod_stage_ends_with_deploy_and_smoke_test_after_its_stacks(pipeline_st
     prod = next(s for s in pipeline["Properties"]["Stages"] if s["Name"] == "Prod")
     actions = sorted(prod["Actions"], key=lambda a: a["RunOrder"])
     assert actions[0]["ActionTypeId"]["Category"] == "Approval"
-    last = actions[-1]
-    assert last["Name"] == PROMOTE_STEP_ID and last["ActionTypeId"]["Provider"] == "CodeBuild"
+    # The promotion comes after every deploy action; the post-deploy check runs after it (the last action).
+    last = next(a for a in actions if a["Name"] == PROMOTE_STEP_ID)
+    assert last["ActionTypeId"]["Provider"] == "CodeBuild"
+    assert actions[-1]["Name"] == "PostDeployCheck" and actions[-1]["RunOrder"] > last["RunOrder"]
     assert all(a["RunOrder"] < last["RunOrder"] for a in actions if a["ActionTypeId"]["Category"] == "Deploy")
     project = template.find_resources("AWS::CodeBuild::Project")[last["Configuration"]["ProjectName"]["Ref"]]
     spec = json.loads(project["Properties"]["Source"]["BuildSpec"])

@@ -37,7 +37,8 @@ def pinned_staging(pinned_staging_stage) -> Template:
 
 @pytest.fixture(scope="module")
 def pinned_async() -> Template:
-    stage = _variant_stage("staging", mode="async", min_instances=1, max_instances=3,
+    # Without off-hours scaling (staging's is for its real-time endpoint): free to scale to zero any time.
+    stage = _variant_stage("staging", mode="async", min_instances=1, max_instances=3, off_hours=None,
                            initial_model_package_arn=PACKAGE.format(account="222222222222", prefix="mlp-stg"))
     return Template.from_stack(stage.serving)  # not the session cache: same path as the shared stage
 

@@ -103,6 +103,11 @@ class DeliveryPipelineRoles(Construct):
             description="Delivery pipeline post-Prod build: assumes prod's model-promotion role to deploy and "
                         "smoke-test the approved model")
         self.promote_role_arn = naming.role_arn(RolePurpose.DELIVERY_PROMOTE)
+        self.check = BuildProjectRole(
+            self, "Check", role_name=naming.role_name(RolePurpose.DELIVERY_CHECK),
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description="Delivery pipeline post-deploy checks: assumes each stage's post-deploy-check role")
+        self.check_role_arn = naming.role_arn(RolePurpose.DELIVERY_CHECK)
 
 
 class BuildProjectRole(iam.Role):

@@ -6,6 +6,8 @@ to a single bucket, key, project or role family. Call after `build_pipeline()`.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import pipelines
@@ -30,7 +32,8 @@ _INLINE = ("Role and policy are generated inside CDK Pipelines (self-mutation/as
 
 
 def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, roles: DeliveryPipelineRoles,
-                                           promote_step: pipelines.CodeBuildStep | None = None) -> None:
+                                           promote_step: pipelines.CodeBuildStep | None = None,
+                                           check_steps: Sequence[pipelines.CodeBuildStep] = ()) -> None:
     stack = cdk.Stack.of(pipeline)
     bucket = pipeline.pipeline.artifact_bucket
     artifact_findings = {
@@ -59,6 +62,14 @@ def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, rol
         _acknowledge(roles.promote.grants_policy, {**artifact_findings, **artifact_key,
                                                    **project_findings(promote_step.project)})
         projects_from_steps.append(promote_step.project)
+    if check_steps:
+        # One role for every stage's post-deploy check: reads the source artifact (scripts/), assumes
+        # the stage's post-deploy-check role; each check project logs and reports under its own name.
+        findings = {**artifact_findings, **artifact_key}
+        for step in check_steps:
+            findings.update(project_findings(step.project))
+            projects_from_steps.append(step.project)
+        _acknowledge(roles.check.grants_policy, findings)
 
     self_mutation = pipeline.self_mutation_project
     _acknowledge(_default_policy(self_mutation.role), {

@@ -159,6 +159,7 @@ class ModelEndpoint(Construct):
             target.scale_on_schedule(
                 action["ScheduledActionName"].removeprefix(f"{spec.endpoint_name}-"),
                 schedule=appscaling.Schedule.expression(action["Schedule"]),
+                time_zone=cdk.TimeZone.of(action["Timezone"]) if "Timezone" in action else None,
                 min_capacity=window["MinCapacity"], max_capacity=window["MaxCapacity"])
         return target
 

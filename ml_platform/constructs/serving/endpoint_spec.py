@@ -59,8 +59,11 @@ class EndpointSpec:
     def min_capacity(self) -> int:
         if self.serverless:
             return self.config.serverless_provisioned_concurrency or 0
-        # Async endpoints scale to zero when their queue is empty.
-        return 0 if self.is_async else self.config.min_instances
+        # Async endpoints scale to zero when their queue is empty; with off-hours scaling they keep
+        # min_instances warm in working hours and may reach zero only outside them.
+        if self.is_async and self.config.off_hours is None:
+            return 0
+        return self.config.min_instances
 
     @property
     def max_capacity(self) -> int:
@@ -160,8 +163,29 @@ class EndpointSpec:
         scheduled = [{**target, "ScheduledActionName": f"{self.endpoint_name}-{w.name}", "Schedule": w.cron,
                       "ScalableTargetAction": {"MinCapacity": w.min_instances, "MaxCapacity": w.max_instances}}
                      for w in self.config.scheduled_scaling if not self.serverless]
+        scheduled += [{**target, **action} for action in self.off_hours_actions()]
         return {"Target": {**target, "MinCapacity": self.min_capacity, "MaxCapacity": self.max_capacity},
                 "Policies": policies, "StepAlarm": alarm, "ScheduledActions": scheduled}
+
+    def off_hours_actions(self) -> list[dict[str, Any]]:
+        """The two PutScheduledAction bodies of off-hours scaling (without the target's keys), or none.
+
+        At the stop of working hours the range drops to the off-hours floor and ceiling (real-time:
+        held at the floor unless a ceiling is set; async: up to max_instances, so the backlog policy
+        still brings an instance back from zero); at the start the endpoint's own range returns.
+        """
+        off = self.config.off_hours
+        if off is None or self.serverless:
+            return []
+        ceiling = off.max_instances
+        if ceiling is None:
+            ceiling = self.max_capacity if self.is_async else off.min_instances
+        return [{"ScheduledActionName": f"{self.endpoint_name}-off-hours", "Schedule": off.working_hours_stop,
+                 "Timezone": off.time_zone,
+                 "ScalableTargetAction": {"MinCapacity": off.min_instances, "MaxCapacity": ceiling}},
+                {"ScheduledActionName": f"{self.endpoint_name}-working-hours", "Schedule": off.working_hours_start,
+                 "Timezone": off.time_zone,
+                 "ScalableTargetAction": {"MinCapacity": self.min_capacity, "MaxCapacity": self.max_capacity}}]
 
     def _target_tracking(self) -> dict[str, Any]:
         cooldowns = {"ScaleInCooldown": self.config.scale_in_cooldown_seconds,

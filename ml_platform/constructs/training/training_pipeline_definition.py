@@ -98,7 +98,31 @@ def _sdk() -> Any:
     warnings.filterwarnings("ignore", module=r"sagemaker\..*")
     from sagemaker.core.workflow import functions
     from sagemaker.mlops.workflow import pipeline  # noqa: F401
+    _check_config_schema_once()
     return functions
+
+
+def _check_config_schema_once() -> None:
+    """Validate the session's SDK config against a schema checked once, not once per lookup.
+
+    The SDK validates the session's config on every config lookup (about 50 per pipeline) with
+    `jsonschema.validate`, which first checks the large, constant schema itself against its
+    meta-schema: that check was ~40 % of a stage's synth time. This does what `jsonschema.validate`
+    does (same validator class, same best-match error) with the schema check done once.
+    """
+    import jsonschema  # type: ignore[import-untyped]  # the SDK's own dependency
+    from sagemaker.core.config import config_manager
+    schema = config_manager.SAGEMAKER_PYTHON_SDK_CONFIG_SCHEMA
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+
+    def validate(sagemaker_config: dict[str, Any] | None = None) -> None:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(sagemaker_config))
+        if error is not None:
+            raise error
+
+    config_manager.SageMakerConfig.validate_sagemaker_config = staticmethod(validate)
 
 
 def _session(spec: TrainingPipelineSpec) -> Any:

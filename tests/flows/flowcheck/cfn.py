@@ -43,6 +43,9 @@ _NAMES: dict[str, tuple[str, str]] = {
     "AWS::CloudWatch::Alarm": ("AlarmName", "arn:aws:cloudwatch:{region}:{account}:alarm:{name}"),
     "AWS::ApiGateway::Stage": ("StageName", ""),
     "AWS::WAFv2::WebACL": ("Name", "arn:aws:wafv2:{region}:{account}:regional/webacl/{name}/id"),
+    # The delivery pipeline's own stack (tooling account, pipeline mode).
+    "AWS::CodeBuild::Project": ("Name", "arn:aws:codebuild:{region}:{account}:project/{name}"),
+    "AWS::CodePipeline::Pipeline": ("Name", "arn:aws:codepipeline:{region}:{account}:{name}"),
     # Feature store, labeling, monitoring and workspaces resources (ARN formats: Service Authorization Reference).
     "AWS::Cognito::UserPool": ("UserPoolName", "arn:aws:cognito-idp:{region}:{account}:userpool/{name}"),
     "AWS::StepFunctions::StateMachine": ("StateMachineName", "arn:aws:states:{region}:{account}:stateMachine:{name}"),
@@ -50,9 +53,6 @@ _NAMES: dict[str, tuple[str, str]] = {
     "AWS::SageMaker::Workforce": ("WorkforceName", "arn:aws:sagemaker:{region}:{account}:workforce/{name}"),
     "AWS::SageMaker::FeatureGroup": ("FeatureGroupName", "arn:aws:sagemaker:{region}:{account}:feature-group/{name}"),
     "AWS::SageMaker::Domain": ("DomainName", "arn:aws:sagemaker:{region}:{account}:domain/{name}"),
-    # The delivery pipeline (tooling account).
-    "AWS::CodeBuild::Project": ("Name", "arn:aws:codebuild:{region}:{account}:project/{name}"),
-    "AWS::CodePipeline::Pipeline": ("Name", "arn:aws:codepipeline:{region}:{account}:{name}"),
     "AWS::Scheduler::Schedule": ("Name", "arn:aws:scheduler:{region}:{account}:schedule/default/{name}"),
     "AWS::SageMaker::DataQualityJobDefinition": (
         "JobDefinitionName", "arn:aws:sagemaker:{region}:{account}:data-quality-job-definition/{name}"),
@@ -200,7 +200,8 @@ class Stage:
 
 
 def load_stage(assembly: Path, *, account: str, region: str) -> Stage:
-    """Every stack of one stage's nested assembly (`cdk.out/assembly-<Env>`), by its manifest."""
+    """Every stack of one stage's nested assembly (`cdk.out/assembly-<Env>`), by its manifest; also a
+    top-level assembly's own stacks (the pipeline mode's `Pipeline`, whose stack name is its artifact id)."""
     manifest = json.loads((assembly / "manifest.json").read_text())
     # A stack named like its artifact has no stackName in the manifest (the root Pipeline stack).
     stacks = [Stack(artifact["properties"].get("stackName", artifact_id),

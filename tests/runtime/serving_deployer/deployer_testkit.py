@@ -16,12 +16,13 @@ NOW = dt.datetime(2026, 3, 2, 10, 15, tzinfo=dt.timezone.utc)
 
 
 
-def staging_spec(mode: str = "realtime") -> EndpointSpec:
+def staging_spec(mode: str = "realtime", **endpoint: object) -> EndpointSpec:
     """The staging stack's `EndpointSpec` (config/staging.yaml's endpoint section), tokens resolved:
-    the deployer tests read the same document the CDK side writes, so the two cannot drift."""
+    the deployer tests read the same document the CDK side writes, so the two cannot drift.
+    `endpoint` overrides fields of the section (e.g. off_hours=None)."""
     config = load_config("staging").endpoint
-    if mode != config.mode:
-        config = config.model_copy(update={"mode": mode})
+    if mode != config.mode or endpoint:
+        config = config.model_copy(update={"mode": mode, **endpoint})
     bucket = f"s3://mlp-stg-artifacts-{ACCOUNT}-{REGION}"
     topics = f"arn:aws:sns:{REGION}:{ACCOUNT}"
     return EndpointSpec(config=config, endpoint_name="mlp-stg-endpoint", kms_key_arn=KEY_ARN,

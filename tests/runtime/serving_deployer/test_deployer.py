@@ -168,10 +168,18 @@ def test_in_service_event_registers_autoscaling(handler_module, settings, sagema
     stub.add_response("put_scaling_policy", {"PolicyARN": "arn:aws:autoscaling:eu-west-1:222222222222:"
                                              "scalingPolicy:1:resource/sagemaker/x:policyName/tt", "Alarms": []},
                       doc["Policies"][0])
+    # Staging scales down off hours (config/staging.yaml endpoint.off_hours): both scheduled actions,
+    # each validated by Stubber against botocore's PutScheduledAction model (Timezone included).
+    for action in doc["ScheduledActions"]:
+        stub.add_response("put_scheduled_action", {}, action)
     result = handler_module.handle(load_event("endpoint_in_service.json"), settings, sagemaker[0], aas, cloudwatch[0])
     assert result == {"action": "scaling-registered", "resource_id": "endpoint/mlp-stg-endpoint/variant/AllTraffic",
-                      "policies": ["mlp-stg-endpoint-target-tracking"]}
+                      "policies": ["mlp-stg-endpoint-target-tracking"],
+                      "scheduled_actions": ["mlp-stg-endpoint-off-hours", "mlp-stg-endpoint-working-hours"]}
     assert doc["Target"]["MinCapacity"] == 1 and doc["Target"]["MaxCapacity"] == 2
+    off_hours = next(a for a in doc["ScheduledActions"] if a["ScheduledActionName"].endswith("-off-hours"))
+    assert off_hours["Timezone"] == "Europe/Dublin"
+    assert off_hours["ScalableTargetAction"] == {"MinCapacity": 1, "MaxCapacity": 1}
 
 
 def test_async_endpoint_gets_step_policy_alarm_for_scale_from_zero(handler_module, env, sagemaker, autoscaling,
@@ -189,9 +197,34 @@ def test_async_endpoint_gets_step_policy_alarm_for_scale_from_zero(handler_modul
     stub.add_response("put_scaling_policy", {"PolicyARN": "arn:tt", "Alarms": []}, settings.scaling["Policies"][0])
     stub.add_response("put_scaling_policy", {"PolicyARN": step_arn}, settings.scaling["Policies"][1])
     cw_stub.add_response("put_metric_alarm", {}, {**settings.scaling["StepAlarm"], "AlarmActions": [step_arn]})
+    for action in settings.scaling["ScheduledActions"]:
+        stub.add_response("put_scheduled_action", {}, action)
     result = handler_module.handle(load_event("endpoint_in_service.json"), settings, sagemaker[0], aas, cw)
-    assert settings.scaling["Target"]["MinCapacity"] == 0
+    # With off-hours scaling the async variant keeps min_instances in working hours and goes to zero outside.
+    assert settings.scaling["Target"]["MinCapacity"] == 1
+    off_hours = next(a for a in settings.scaling["ScheduledActions"] if a["ScheduledActionName"].endswith("-off-hours"))
+    assert off_hours["ScalableTargetAction"] == {"MinCapacity": 1, "MaxCapacity": 2}
     assert result["policies"] == ["mlp-stg-endpoint-backlog-without-capacity", "mlp-stg-endpoint-target-tracking"]
+
+
+def test_async_endpoint_without_off_hours_may_scale_to_zero_at_any_time(handler_module, env, sagemaker, autoscaling,
+                                                                        cloudwatch, load_event):
+    import json
+
+    from deployer_testkit import staging_spec
+
+    from deployer_settings import settings_from
+    spec = staging_spec("async", off_hours=None)
+    settings = settings_from({**env, "SCALING_SPEC": json.dumps(spec.scaling_document())})
+    aas, stub = autoscaling
+    cw, cw_stub = cloudwatch
+    stub.add_response("register_scalable_target", {}, settings.scaling["Target"])
+    stub.add_response("put_scaling_policy", {"PolicyARN": "arn:tt", "Alarms": []}, settings.scaling["Policies"][0])
+    stub.add_response("put_scaling_policy", {"PolicyARN": "arn:step"}, settings.scaling["Policies"][1])
+    cw_stub.add_response("put_metric_alarm", {}, {**settings.scaling["StepAlarm"], "AlarmActions": ["arn:step"]})
+    result = handler_module.handle(load_event("endpoint_in_service.json"), settings, sagemaker[0], aas, cw)
+    assert settings.scaling["Target"]["MinCapacity"] == 0 and settings.scaling["ScheduledActions"] == []
+    assert result["scheduled_actions"] == []
 
 
 def test_state_change_of_another_endpoint_is_ignored(handler_module, settings, sagemaker, load_event):
