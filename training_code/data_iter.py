@@ -220,6 +220,15 @@ def available_memory_bytes() -> int:
     return 2 << 30
 
 
+def free_disk_bytes(directory: Path) -> int:
+    """Free space of the volume holding `directory` (or the system's temporary folder if it is absent)."""
+    import shutil
+    import tempfile
+
+    target = directory if directory.is_dir() else Path(tempfile.gettempdir())
+    return shutil.disk_usage(target).free
+
+
 def build_matrix(it: ChannelIter, *, max_bin: int, ref: xgb.DMatrix | None = None) -> xgb.QuantileDMatrix:
     """Quantize a channel; validation/test pass `ref=` the training matrix to share its cuts."""
     try:
