@@ -1,13 +1,18 @@
 """Feed a channel's files to xgboost's QuantileDMatrix through a DataIter.
 
-QuantileDMatrix walks an iterator several times (4 passes in xgboost 3.2: count, sketch, index...).
-Re-parsing CSV on each pass would double or quadruple load time, so chunks are kept from the first
-pass while they fit in a memory budget; past the budget the cache is dropped and every pass streams
-the files again. Either way no float64 copy and no whole-data second copy is ever made, and the
-float32 cache is released as soon as the quantized matrix exists (about 1/4 of its size at 256 bins).
+QuantileDMatrix walks an iterator four times in xgboost 3.2 (shape, sketch, index, columns).
+Re-parsing CSV on each walk would multiply load time, so the first walk parses the files and
+appends every chunk to a spill file (spill.ChunkSpill: an unnamed temporary file on the training
+volume, float32 as parsed) while within a size budget; later walks read one chunk at a time back.
+The process so holds one or two chunks, never the whole channel, beside xgboost's sketch and
+quantized matrix. Past the budget (or with the disk full) every walk streams the files again.
+No float64 copy and no whole-data copy is ever made in memory.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -18,6 +23,23 @@ import xgboost as xgb
 import columnar
 from data_sources import CSV, Chunk, read_chunks
 from sm_contract import TrainingError
+from spill import ChunkSpill
+
+
+def _libc_trim() -> Callable[[], None]:
+    """glibc's malloc_trim(0), or a no-op where the C library has none (musl, macOS)."""
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return lambda: trim(0)
+
+
+# Between walks xgboost frees large working sets (the sketch: ~150 MB on 1M x 50) in many blocks that
+# glibc keeps in its heaps; the next walk's allocations (the quantized index) then come on top of them.
+# Handing the freed heap pages back at the start of each walk measured 40-50 MB off the peak.
+trim_heap = _libc_trim()
 
 
 def label_checker(objective: str, num_class: int | None) -> Callable[[np.ndarray], str | None]:
@@ -43,18 +65,22 @@ def label_checker(objective: str, num_class: int | None) -> Callable[[np.ndarray
 
 
 class ChannelIter(xgb.DataIter):
-    """Iterates a channel's chunks, caching them on the first pass while within `cache_bytes`."""
+    """Iterates a channel's chunks; the first walk keeps them in a spill file of at most `cache_bytes`.
+
+    `cache_bytes=0` streams the files on every walk. `spill_dir` is the preferred folder of the
+    spill file (the training volume); the system's temporary folder otherwise.
+    """
 
     def __init__(self, name: str, files: list[Path], content_type: str,
                  check_label: Callable[[np.ndarray], str | None], cache_bytes: int,
-                 csv_weights: bool = False, interval_labels: bool = False) -> None:
+                 csv_weights: bool = False, interval_labels: bool = False, spill_dir: Path | None = None) -> None:
         self.name, self.files, self._type = name, files, content_type
         # survival:aft reads label bounds; one label column means exact (uncensored) times.
         self.interval_labels = interval_labels
-        self._check, self._budget = check_label, cache_bytes
+        self._check, self._budget, self._spill_dir = check_label, cache_bytes, spill_dir
         self._weights = csv_weights and content_type == CSV
-        self._cache: list[Chunk] | None = []
-        self._cached_bytes = 0
+        self._spill: ChunkSpill | None = None
+        self._spilling = cache_bytes > 0
         self._complete = False
         self._stream: Iterator[Chunk] | None = None
         self._pos = 0
@@ -90,11 +116,20 @@ class ChannelIter(xgb.DataIter):
         self._pos = 0
         self._stream = None
 
+    def kept_chunks(self) -> Iterator[Chunk]:
+        """The spilled chunks, read back one at a time (after a complete first walk)."""
+        for position in range(len(self._spill) if self._complete and self._spill else 0):
+            label, weight, features = self._spill.read(position)
+            yield Chunk(label=label, features=features, weight=weight)
+
     def next(self, input_data: Callable) -> bool:
+        if self._pos == 0 and self._stream is None:
+            trim_heap()  # a new walk: xgboost has freed the previous walk's working memory
         if self._complete:
-            if self._pos >= len(self._cache):
+            if self._pos >= len(self._spill):
                 return False
-            chunk = self._cache[self._pos]
+            label, weight, features = self._spill.read(self._pos)
+            chunk = Chunk(label=label, features=features, weight=weight)
             self._pos += 1
         else:
             if self._stream is None:
@@ -102,7 +137,7 @@ class ChannelIter(xgb.DataIter):
                 self.n_rows = 0
             chunk = next(self._stream, None)
             if chunk is None:
-                self._complete = self._cache is not None
+                self._complete = self._spill is not None and self._spilling
                 # Hand pyarrow's parse buffers back to the OS before xgboost's sketch needs memory.
                 pa.default_memory_pool().release_unused()
                 return False
@@ -113,19 +148,29 @@ class ChannelIter(xgb.DataIter):
         return True
 
     def _keep(self, chunk: Chunk) -> None:
-        if self._cache is None:
+        if not self._spilling:
             return
-        size = chunk.label.nbytes + columnar.nbytes(chunk.features)
-        if self._cached_bytes + size > self._budget:
-            # Over budget: drop what is cached and stream from the files on every later pass.
-            self._cache, self._cached_bytes = None, 0
-            return
-        self._cache.append(chunk)
-        self._cached_bytes += size
+        try:
+            if self._spill is None:
+                self._spill = ChunkSpill(self._budget, self._spill_dir)
+            if self._spill.append(chunk.label, chunk.weight, chunk.features):
+                return
+        except OSError as err:
+            # Disk full or unwritable: nothing is lost, the later walks read the files again.
+            print(f"{self.name}: cannot keep parsed rows in a spill file ({err}); re-reading the files "
+                  "on each pass", file=sys.stderr, flush=True)
+        # Over budget: stream from the files on every later walk.
+        self._drop_spill()
+
+    def _drop_spill(self) -> None:
+        if self._spill is not None:
+            self._spill.close()
+        self._spill, self._spilling = None, False
 
     def release(self) -> None:
-        """Free the cached chunks once the QuantileDMatrix is built."""
-        self._cache, self._complete, self._stream = None, False, None
+        """Delete the spill file once the QuantileDMatrix is built."""
+        self._drop_spill()
+        self._complete, self._stream = False, None
 
 
 def _split_weight(chunk: Chunk) -> Chunk:
@@ -147,17 +192,21 @@ def _every(features, step: int) -> np.ndarray:
 def sampled_cuts(it: ChannelIter, ratio: float, max_bin: int) -> xgb.QuantileDMatrix | None:
     """Quantile cuts from every 1/ratio-th row, to pass as `ref=` so the full matrix skips its sketch.
 
-    Reads the channel once into the cache first; returns None (use the exact sketch) when the data
-    does not fit the cache budget or is sparse. On dense data the sketch is ~1/3 of quantization time.
+    Reads the channel once into the spill file first; returns None (use the exact sketch) when the
+    data does not fit the budget or is sparse. On dense data the sketch is ~1/3 of quantization time.
     """
     it.reset()
     while it.next(lambda **_: None):
         pass
-    if not it._complete or not isinstance(it._cache[0].features, (np.ndarray, pa.Table)):
-        return None
     step = max(1, round(1 / ratio))
-    sample = np.concatenate([_every(chunk.features, step) for chunk in it._cache])
-    return xgb.QuantileDMatrix(sample, max_bin=max_bin)
+    parts = []
+    for chunk in it.kept_chunks():
+        if not isinstance(chunk.features, (np.ndarray, pa.Table)):
+            return None
+        parts.append(_every(chunk.features, step))
+    if not parts:
+        return None
+    return xgb.QuantileDMatrix(np.concatenate(parts), max_bin=max_bin)
 
 
 def available_memory_bytes() -> int:
@@ -169,6 +218,15 @@ def available_memory_bytes() -> int:
     except OSError:
         pass
     return 2 << 30
+
+
+def free_disk_bytes(directory: Path) -> int:
+    """Free space of the volume holding `directory` (or the system's temporary folder if it is absent)."""
+    import shutil
+    import tempfile
+
+    target = directory if directory.is_dir() else Path(tempfile.gettempdir())
+    return shutil.disk_usage(target).free
 
 
 def build_matrix(it: ChannelIter, *, max_bin: int, ref: xgb.DMatrix | None = None) -> xgb.QuantileDMatrix:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from pathlib import Path
 
 import xgboost as xgb
 
@@ -23,7 +24,7 @@ import kfold
 import train_metrics
 from callbacks import Checkpointer, MetricLogger, StopOnTermination, latest_checkpoint
 from checkpoint_fingerprint import fingerprint
-from data_iter import ChannelIter, available_memory_bytes, build_matrix, build_plain_matrix, label_checker, sampled_cuts
+from data_iter import ChannelIter, build_matrix, build_plain_matrix, free_disk_bytes, label_checker, sampled_cuts
 from data_sources import detect_content_type, list_files
 from distributed import communicator
 from model_artifacts import save_artifacts
@@ -71,6 +72,12 @@ def choose_device(hp: dict) -> str:
     return "cpu"
 
 
+def spill_dir(paths: Paths) -> Path:
+    """Where parsed rows are spilled between passes: /opt/ml/input, on the job's ML storage volume (the
+    scratch space SageMaker documents), beside the File-mode data it is smaller than."""
+    return paths.data_dir.parent
+
+
 def open_channel(paths: Paths, name: str, hp: dict, budget: int, required: bool) -> ChannelIter | None:
     """A ChannelIter over a channel's files, None if an optional channel is absent."""
     directory = channel_dir(paths, name)
@@ -85,7 +92,7 @@ def open_channel(paths: Paths, name: str, hp: dict, budget: int, required: bool)
     content_type = detect_content_type(files, declared)
     return ChannelIter(name, files, content_type, label_checker(hp["objective"], hp["num_class"]),
                        cache_bytes=budget, csv_weights=bool(hp["csv_weights"]),
-                       interval_labels=hp["objective"] == "survival:aft")
+                       interval_labels=hp["objective"] == "survival:aft", spill_dir=spill_dir(paths))
 
 
 def train_booster(paths: Paths, hp: dict, params: dict, metrics: train_metrics.MetricPlan, dtrain, evals,
@@ -135,7 +142,7 @@ def run(paths: Paths, cli_pairs: dict[str, str]) -> dict:
     params.pop("eval_metric", None)
     if metrics.native:
         params["eval_metric"] = metrics.native
-    budget = (hp["data_cache_mb"] << 20) if hp["data_cache_mb"] is not None else available_memory_bytes() // 2
+    budget = (hp["data_cache_mb"] << 20) if hp["data_cache_mb"] is not None else free_disk_bytes(spill_dir(paths)) // 2
     train_it = open_channel(paths, "train", hp, budget, required=True)
     valid_it = open_channel(paths, "validation", hp, budget, required=False)
     test_it = open_channel(paths, "test", hp, budget, required=False)
