@@ -242,9 +242,9 @@ class ActiveLearningMachine(Construct):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             comment="Active learning: model labels above a calibrated threshold, humans label the rest",
         )
-        self._grant(region, account, name_prefix, job_role_arn)
+        self._grant(region, account, name_prefix, job_role_arn, kms_key_arn)
 
-    def _grant(self, region: str, account: str, name_prefix: str, job_role_arn: str) -> None:
+    def _grant(self, region: str, account: str, name_prefix: str, job_role_arn: str, kms_key_arn: str) -> None:
         """What the .sync SageMaker integrations need (Step Functions developer guide, SageMaker IAM)."""
         add = self.state_machine.add_to_role_policy
         add(
@@ -272,6 +272,16 @@ class ActiveLearningMachine(Construct):
                 actions=["iam:PassRole"],
                 resources=[job_role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        # CreateTrainingJob/CreateTransformJob with a VolumeKmsKeyId: SageMaker creates a grant on the
+        # key in the caller's name for the jobs' volumes.
+        add(
+            iam.PolicyStatement(
+                sid="VolumeKeyGrants",
+                actions=["kms:CreateGrant"],
+                resources=[kms_key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
         add(

@@ -116,7 +116,7 @@ class Stage:
     def ref(self, stack: Stack, logical_id: str) -> str:
         resource_type = stack.resources[logical_id]["Type"]
         name = self.physical_name(stack, logical_id)
-        if resource_type in ("AWS::IAM::ManagedPolicy", "AWS::SNS::Topic"):
+        if resource_type in ("AWS::IAM::ManagedPolicy", "AWS::SNS::Topic", "AWS::StepFunctions::StateMachine"):
             return self.arn(stack, logical_id)
         if resource_type == "AWS::SQS::Queue":
             return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{name}"
