@@ -58,33 +58,41 @@ class LabelingJobLauncher(Construct):
         self.settings, self.curated_bucket, self.lake_key = settings, curated_bucket, lake_key
         self.custom_template, self.built_in_templates = custom_template, built_in_templates
         prepare = self._prepare(defaults)
-        create = self._create_choice()
-        wait = sfn.Wait(self, "WaitForJob", time=sfn.WaitTime.duration(cdk.Duration.minutes(1)))
-        describe = tasks.CallAwsService(
+        self._poll_loop(self._create_choice(), export_lambda_arn)
+        log_group = logs.LogGroup(
+            self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
+        )
+        self.state_machine = sfn.StateMachine(
             self,
-            "DescribeLabelingJob",
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(prepare.next(self._route)),
+            tracing_enabled=True,
+            timeout=cdk.Duration.days(11),
+            role=role,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            comment="Runs one Ground Truth labeling job from a manifest and exports its labels",
+        )
+        self._grant()
+        report_status(self, self.state_machine, alerts_topic, "labeling job")
+
+    def _describe(self, construct_id: str, result_selector: dict[str, str]) -> tasks.CallAwsService:
+        """DescribeLabelingJob on the execution's job into `$.job`."""
+        return tasks.CallAwsService(
+            self,
+            construct_id,
             service="sagemaker",
             action="describeLabelingJob",
             parameters={"LabelingJobName.$": "$.jobName"},
-            iam_resources=[f"arn:aws:sagemaker:{settings.region}:{cdk.Aws.ACCOUNT_ID}:labeling-job/{job_name_prefix}*"],
-            result_selector={
-                "status.$": "$.LabelingJobStatus",
-                "outputManifest.$": "$.LabelingJobOutput.OutputDatasetS3Uri",
-                "counters.$": "$.LabelCounters",
-            },
+            iam_resources=[
+                f"arn:aws:sagemaker:{self.settings.region}:{cdk.Aws.ACCOUNT_ID}:labeling-job/{self.job_name_prefix}*"
+            ],
+            result_selector=result_selector,
             result_path="$.job",
         )
-        describe_first = tasks.CallAwsService(
-            self,
-            "DescribeLabelingJobStatus",
-            service="sagemaker",
-            action="describeLabelingJob",
-            parameters={"LabelingJobName.$": "$.jobName"},
-            iam_resources=[f"arn:aws:sagemaker:{settings.region}:{cdk.Aws.ACCOUNT_ID}:labeling-job/{job_name_prefix}*"],
-            result_selector={"status.$": "$.LabelingJobStatus"},
-            result_path="$.job",
-        )
-        export = tasks.LambdaInvoke(
+
+    def _export(self, export_lambda_arn: str) -> tasks.LambdaInvoke:
+        """The steps function turns the output manifest into rows of the labeled-events table."""
+        return tasks.LambdaInvoke(
             self,
             "ExportLabels",
             lambda_function=_function_ref(self, export_lambda_arn),
@@ -94,12 +102,26 @@ class LabelingJobLauncher(Construct):
                     "jobName.$": "$.jobName",
                     "outputManifest.$": "$.job.outputManifest",
                     "labelAttributeName.$": "$.labelAttributeName",
-                    "run": {"bucket": curated_bucket, "prefix": TABLE_PREFIX + "/"},
+                    "run": {"bucket": self.curated_bucket, "prefix": TABLE_PREFIX + "/"},
                 }
             ),
             payload_response_only=True,
             result_path="$.export",
         )
+
+    def _poll_loop(self, creates: list[tasks.CallAwsService], export_lambda_arn: str) -> sfn.Wait:
+        """After each create: wait a minute, describe, until Completed (export) or Failed/Stopped."""
+        wait = sfn.Wait(self, "WaitForJob", time=sfn.WaitTime.duration(cdk.Duration.minutes(1)))
+        describe = self._describe(
+            "DescribeLabelingJob",
+            {
+                "status.$": "$.LabelingJobStatus",
+                "outputManifest.$": "$.LabelingJobOutput.OutputDatasetS3Uri",
+                "counters.$": "$.LabelCounters",
+            },
+        )
+        describe_first = self._describe("DescribeLabelingJobStatus", {"status.$": "$.LabelingJobStatus"})
+        export = self._export(export_lambda_arn)
         failed = sfn.Fail(
             self, "LabelingJobFailed", cause="The labeling job failed or was stopped", error="LabelingJobFailed"
         )
@@ -117,26 +139,17 @@ class LabelingJobLauncher(Construct):
             .otherwise(wait)
         )
         wait.next(describe_first).next(poll)
-        for state in create:
+        for state in creates:
             state.next(wait)
-        log_group = logs.LogGroup(
-            self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(prepare.next(self._route)),
-            tracing_enabled=True,
-            timeout=cdk.Duration.days(11),
-            role=role,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            comment="Runs one Ground Truth labeling job from a manifest and exports its labels",
-        )
+        return wait
+
+    def _grant(self) -> None:
+        """PassRole of the jobs' role to SageMaker only, the job files, the lake key."""
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="PassGroundTruthRole",
                 actions=["iam:PassRole"],
-                resources=[settings.role_arn],
+                resources=[self.settings.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
@@ -144,11 +157,10 @@ class LabelingJobLauncher(Construct):
             iam.PolicyStatement(
                 sid="WriteJobFiles",
                 actions=["s3:PutObject"],
-                resources=[f"arn:aws:s3:::{curated_bucket}/{JOBS_PREFIX}/*"],
+                resources=[f"arn:aws:s3:::{self.curated_bucket}/{JOBS_PREFIX}/*"],
             )
         )
-        lake_key.grant(self.state_machine, "kms:GenerateDataKey", "kms:Decrypt")
-        report_status(self, self.state_machine, alerts_topic, "labeling job")
+        self.lake_key.grant(self.state_machine, "kms:GenerateDataKey", "kms:Decrypt")
 
     def _prepare(self, defaults: dict[str, object]) -> sfn.Chain:
         with_defaults = sfn.Pass(self, "Defaults", result=sfn.Result.from_object(defaults), result_path="$.defaults")
