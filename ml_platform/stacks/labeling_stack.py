@@ -12,8 +12,10 @@ from constructs import Construct
 
 from ml_platform.config import PlatformConfig
 from ml_platform.constants import RolePurpose
+from ml_platform.constructs.data.catalog import EventSchema
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.labeling.environment import LAKE_KEY_USERS, LabelingEnvironment, worker_topic_key
+from ml_platform.constructs.labeling.labeled_table import LabeledEventsTable
 from ml_platform.constructs.labeling.machines import build_active_learning, build_launcher, job_settings
 from ml_platform.constructs.labeling.task_functions import build_ground_truth, build_task_functions
 from ml_platform.constructs.labeling.workforce import PrivateWorkforce
@@ -27,7 +29,8 @@ class LabelingStack(PlatformStack):
     """`<Env>/Labeling`: everything Ground Truth and active learning need in this environment.
 
     Exposes `workforce`, the three functions (`pre_annotation`, `consolidation`, `steps`),
-    `ground_truth` (the jobs' execution role), `launcher`, `model_jobs` and `active_learning`.
+    `ground_truth` (the jobs' execution role), `launcher`, `model_jobs`, `active_learning` and
+    `labeled_table` (the exported labels in the curated database; deploy after the Catalog stack).
     """
 
     def __init__(
@@ -67,3 +70,6 @@ class LabelingStack(PlatformStack):
         settings = job_settings(env, self.ground_truth, self.workforce.workteam_arn, functions)
         self.launcher = build_launcher(self, env, settings, functions)
         self.model_jobs, self.active_learning = build_active_learning(self, env, self.launcher, functions)
+        self.labeled_table = LabeledEventsTable(self, "LabeledEventsTable", account=config.account,
+                                                prefix=naming.prefix, curated_bucket=env.curated_bucket,
+                                                schema=EventSchema.load())

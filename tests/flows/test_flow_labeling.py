@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 from flowcheck.calls import (
     Call,
+    LakeFormationPermission,
     assume,
     image_pull,
     logs_write,
@@ -196,10 +197,12 @@ def test_steps_function_reads_and_writes_its_run_and_exports_labels(platform, la
     key = function.environment["KMS_KEY_ID"]
     run = f"s3://{curated}/labeled/active-learning/{RUN}/"
     writes = [*s3_write(platform, function.role, run + "rounds/0/train/", "round inputs", key),
-              *s3_write(platform, function.role, f"s3://{curated}/labeled/tables/labeled_events/", "labeled rows", key)]
+              *s3_write(platform, function.role, f"s3://{curated}/labeled/tables/labeled_events/", "labeled rows", key),
+              *s3_write(platform, function.role, f"s3://{curated}/labeled/tables/labeling_rejects/", "rejects", key)]
     flow = function_flow(platform, function, [
         *s3_read(platform, function.role, run + "pool/features.csv", "run state"),
         *s3_read(platform, function.role, launch_values(platform)["job"]["outputManifest"], "output manifest"),
+        *s3_read(platform, function.role, launch_values(platform)["manifestUri"], "input check: the manifest"),
         # Its code writes with put_object only (one part): no multipart upload to abort.
         *(c for c in writes if c.action != "s3:AbortMultipartUpload")])
     _covered(flow, function)
@@ -274,4 +277,25 @@ def test_active_learning_jobs_run(platform, active_learning):
     flow.add([volume_key_grant(role, key, "sagemaker", "job volumes"),
               Call(role, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"},
                    "job metrics")])
+    assert_authorized(platform, flow)
+
+
+def test_the_labeled_rows_table_is_read_through_lake_formation(platform):
+    # GIVEN the labeled_events table in the curated database, WHEN the analyst or the ETL reads it,
+    # THEN Lake Formation grants SELECT (by the database's zone tag) and its registered role reads
+    # the location, which is where the export writes.
+    stage = platform.stage
+    (table,) = [stage.properties(s, r) for s, _, r in stage.resources("AWS::Glue::Table")
+                if stage.properties(s, r)["TableInput"]["Name"] == "labeled_events"]
+    database, location = table["DatabaseName"], table["TableInput"]["StorageDescriptor"]["Location"]
+    _, curated = _buckets(platform)
+    assert location == f"s3://{curated}/labeled/tables/labeled_events/"
+    readers = [platform.role_named(n) for n in ("mlp-dev-analyst", "mlp-dev-glue-etl")]
+    flow = Flow("labeled_events readers").add(
+        c for reader in readers for c in (LakeFormationPermission(reader, "DESCRIBE", database),
+                                          LakeFormationPermission(reader, "SELECT", database, "labeled_events")))
+    data_role = next(Principal.role(stage.properties(s, r)["RoleArn"])
+                     for s, _, r in stage.resources("AWS::LakeFormation::Resource")
+                     if stage.properties(s, r)["ResourceArn"] == f"arn:aws:s3:::{curated}")
+    flow.add(s3_read(platform, data_role, location + "mlp-dev-review-1.jsonl", "data read for a query"))
     assert_authorized(platform, flow)

@@ -13,7 +13,7 @@ from ml_platform.constants import RolePurpose, bootstrap_assets_bucket
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.labeling.active_learning_machine import ActiveLearningMachine
 from ml_platform.constructs.labeling.environment import LabelingEnvironment, acknowledge_findings, logical_id
-from ml_platform.constructs.labeling.ground_truth_role import GroundTruthRole
+from ml_platform.constructs.labeling.ground_truth_role import INPUT_PREFIX, GroundTruthRole
 from ml_platform.constructs.labeling.job_launcher import JOBS_PREFIX, LabelingJobLauncher, report_status
 from ml_platform.constructs.labeling.labeling_job_request import JobSettings
 from ml_platform.constructs.labeling.model_job_role import ModelJobRole
@@ -70,11 +70,11 @@ def build_launcher(scope: Construct, env: LabelingEnvironment, settings: JobSett
         defaults={
             "taskType": "custom",
             "automatedLabeling": False,
-            "objectCount": 0,
             "workersPerObject": cfg.workers_per_object,
             "labelAttributeName": cfg.label_attribute_name,
         },
         export_lambda_arn=functions.steps.function.function_arn,
+        input_prefix_uri=f"s3://{env.raw_bucket}/{INPUT_PREFIX}",
         job_name_prefix=prefix,
         logs_key=env.logs_key,
         log_retention=env.log_retention,

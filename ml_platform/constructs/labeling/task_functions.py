@@ -14,7 +14,7 @@ from constructs import Construct
 from ml_platform.constants import RolePurpose
 from ml_platform.constructs.labeling.environment import LabelingEnvironment, acknowledge_findings, logical_id
 from ml_platform.constructs.labeling.functions import FunctionBase, LabelingFunction, NetworkPlacement
-from ml_platform.constructs.labeling.ground_truth_role import OUTPUT_PREFIX, GroundTruthRole
+from ml_platform.constructs.labeling.ground_truth_role import INPUT_PREFIX, OUTPUT_PREFIX, GroundTruthRole
 from ml_platform.constructs.labeling.worker_template import ANSWER_FIELD
 
 
@@ -29,7 +29,8 @@ class LabelingFunctions:
 
 def build_task_functions(scope: Construct, env: LabelingEnvironment) -> LabelingFunctions:
     """`PreAnnotation`, `Consolidation` (reads the workers' answers under the curated `labeled/`
-    prefix) and `ActiveLearningSteps` (reads and writes there with the lake key)."""
+    prefix) and `ActiveLearningSteps` (reads and writes there with the lake key, reads the raw
+    zone's `labeling/` manifests)."""
     network, naming, cfg = env.network, env.naming, env.config.labeling
     common = FunctionBase(
         network=NetworkPlacement(network.vpc, network.private_subnets, network.workload_security_group),
@@ -72,6 +73,8 @@ def build_task_functions(scope: Construct, env: LabelingEnvironment) -> Labeling
         base=common,
     )
     steps.grant_prefix(env.curated_bucket, OUTPUT_PREFIX, env.lake_key, write=True)
+    # The launcher's input check reads (and counts) the job's manifest in the raw zone.
+    steps.grant_prefix(env.raw_bucket, INPUT_PREFIX, env.lake_key, write=False)
     return LabelingFunctions(pre_annotation, consolidation, steps)
 
 
