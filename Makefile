@@ -49,11 +49,11 @@ lint: setup
 check: setup
 	$(VENV)/bin/ruff check .
 
-# mypy --strict on ml_platform/ and app.py (pyproject.toml); not yet clean, so not yet part of `make test`.
+# mypy --strict on ml_platform/ and app.py (pyproject.toml); part of `make test`.
 typecheck: setup
 	$(VENV)/bin/mypy
 
-test: setup check
+test: setup check typecheck
 	# The PySpark tests need Java 17; install it where a fresh machine lacks it (Debian/Ubuntu, as root).
 	command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
 	rc=0; $(PY) -m pytest -q tests || rc=$$?

@@ -42,7 +42,7 @@ def pipeline_mode(value: object) -> bool:
 def pinned_cli_version() -> str:
     """The CDK CLI version package.json pins; the pipeline's self-mutation uses the same one."""
     package = json.loads((Path(__file__).resolve().parent / "package.json").read_text())
-    return package["devDependencies"]["aws-cdk"]
+    return str(package["devDependencies"]["aws-cdk"])
 
 
 def main() -> int:
@@ -77,7 +77,7 @@ def main() -> int:
     # it asks the framework not to fail synth on validation errors (@aws-cdk/core:
     # failSynthOnValidationErrors=false) and, as of CLI 2.1148, then exits 0 regardless.
     reports = write_reports(app.outdir)
-    violations = read_violations(app.outdir)
+    violations = read_violations(Path(app.outdir))
     if violations:
         for v in violations:
             print(f"ERROR {v.rule_id} {v.resource_path}: {v.description}", file=sys.stderr)

@@ -7,7 +7,7 @@ instead of a CloudFormation error twenty minutes into a deployment.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -154,10 +154,13 @@ def _read_mapping(path: Path, missing: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the file must hold a mapping of settings")
-    return _lists_to_tuples(raw)
+    return cast(dict[str, Any], _lists_to_tuples(raw))
 
 
-def _validate(model: type[Section], path: Path, raw: dict[str, Any]):
+_SectionT = TypeVar("_SectionT", bound=Section)
+
+
+def _validate(model: type[_SectionT], path: Path, raw: dict[str, Any]) -> _SectionT:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -125,7 +125,7 @@ def render(environment: str, acks: list[Acknowledgment], violations: list[Violat
     for pack in packs:
         pack_acks = [a for a in acks if a.pack == pack]
         pack_viol = [v for v in violations if v.pack == pack]
-        rules = {_rule_family(x.rule_id) for x in (*pack_acks, *pack_viol)}
+        rules = {_rule_family(a.rule_id) for a in pack_acks} | {_rule_family(v.rule_id) for v in pack_viol}
         lines.append(f"| {pack} | {len(rules)} | {len(pack_acks)} | {len(pack_viol)} |")
     status = "FAILED" if violations else "passed"
     lines += ["", f"Gate: **{status}** ({len(violations)} unacknowledged error(s), {len(acks)} acknowledgment(s)).", ""]

@@ -21,5 +21,6 @@ class CostAllocationTags:
 
     def visit(self, node: IConstruct) -> None:
         if cdk.TagManager.is_taggable(node):
+            tags: cdk.TagManager = node.tags  # type: ignore[attr-defined]  # is_taggable is not a TypeGuard in jsii
             for key, value in self._tags.items():
-                node.tags.set_tag(key, value, 100, True)
+                tags.set_tag(key, value, 100, True)

@@ -15,7 +15,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import Construct
 
-from ml_platform.config import PipelineConfig, PlatformConfig
+from ml_platform.cfn_child import cfn_child
+from ml_platform.config import PlatformConfig
+from ml_platform.config_sections.delivery import PipelineConfig
 from ml_platform.constants import RolePurpose
 from ml_platform.constructs.delivery.delivery_pipeline import (
     ApprovalTopic,
@@ -97,7 +99,7 @@ class DeliveryPipelineStack(PlatformStack):
         # cfn-lint E3703 checks each deploy action's RoleArn against the IAM role ARN format and cannot
         # evaluate CDK's Fn::Join of AWS::Partition (it reports "prefer Fn::Sub"): the ARNs are the
         # target accounts' CDK bootstrap roles. Ignored on this one resource only.
-        self.pipeline.pipeline.node.default_child.add_metadata(
+        cfn_child(self.pipeline.pipeline, cdk.CfnResource).add_metadata(
             "cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
         self.artifact_access_logs = harden_artifact_bucket(self, "ArtifactAccessLogs", pipeline=self.pipeline)
         acknowledge_delivery_pipeline_findings(self.pipeline, self.roles, self.promote_step)

@@ -6,10 +6,12 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform import nag
+from ml_platform.cfn_child import cfn_child
 from ml_platform.config import PlatformConfig
 from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.catalog import LakeCatalog
@@ -86,8 +88,8 @@ class IngestionStack(PlatformStack):
             delivery_alarms(self, delivery_stream=self.delivery.delivery_stream,
                             transform=self.transform.function, topic=alerts_topic)
 
-    def _acknowledge(self, transform_role: PlatformRole, delivery_role: PlatformRole, raw) -> None:
-        function_logical_id = self.get_logical_id(self.transform.function.node.default_child)
+    def _acknowledge(self, transform_role: PlatformRole, delivery_role: PlatformRole, raw: s3.IBucket) -> None:
+        function_logical_id = self.get_logical_id(cfn_child(self.transform.function, cdk.CfnElement))
         acknowledge_grants(delivery_role, actions=S3_READ_WRITE + KMS, resources={
             object_arns(raw): "Firehose writes under events/ and errors/ with keys it generates (partition, "
                               "timestamp, random suffix) and cleans up its own failed multipart uploads",

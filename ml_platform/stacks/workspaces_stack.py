@@ -1,6 +1,8 @@
 """Workspaces stack: persona roles and the VPC-only Studio domain with its user profiles."""
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -25,7 +27,7 @@ class WorkspacesStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, naming: Naming,
                  network: SecureVpc, lake: DataLake, models_key: kms.IKey, lake_key: kms.IKey,
                  governance: LakeGovernance, workgroup: QueryWorkgroup, registry: ModelRegistry,
-                 training_pipeline_arn: str, **kwargs) -> None:
+                 training_pipeline_arn: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.personas = PersonaRoles(self, "Personas", naming=naming, resources=PersonaResources(
             governance=governance, workgroup=workgroup, registry=registry, training_pipeline_arn=training_pipeline_arn,

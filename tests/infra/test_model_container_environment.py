@@ -28,5 +28,6 @@ def test_inference_code_comes_from_the_model_archive(stages, template_of, enviro
     for step, container in _containers(template_of(stages[environment].training)).items():
         assert container["Environment"] == {"SAGEMAKER_PROGRAM": "inference.py",
                                             "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-                                            "SAGEMAKER_REGION": region}, step
+                                            "SAGEMAKER_REGION": region,
+                                            "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"}, step
         assert "cdk-" not in json.dumps(container["Environment"]), step

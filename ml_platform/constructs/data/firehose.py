@@ -74,39 +74,50 @@ class RawDeliveryStream(Construct):
                 cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
                     enabled=True, log_group_name=self.log_group.log_group_name,
                     log_stream_name=log_stream.log_stream_name),
-                processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
-                    enabled=True,
-                    processors=[firehose.CfnDeliveryStream.ProcessorProperty(
-                        type="Lambda",
-                        parameters=[
-                            _param("LambdaArn", transform.function_arn),
-                            # 1 MiB batches keep the response far below Lambda's 6 MB limit.
-                            _param("BufferSizeInMBs", "1"),
-                            _param("BufferIntervalInSeconds", "60"),
-                            _param("NumberOfRetries", "3"),
-                        ])]),
+                processing_configuration=_lambda_processing(transform),
                 dynamic_partitioning_configuration=firehose.CfnDeliveryStream.DynamicPartitioningConfigurationProperty(
                     enabled=True,
                     retry_options=firehose.CfnDeliveryStream.RetryOptionsProperty(duration_in_seconds=300)),
-                data_format_conversion_configuration=firehose.CfnDeliveryStream.DataFormatConversionConfigurationProperty(
-                    enabled=True,
-                    input_format_configuration=firehose.CfnDeliveryStream.InputFormatConfigurationProperty(
-                        deserializer=firehose.CfnDeliveryStream.DeserializerProperty(
-                            open_x_json_ser_de=firehose.CfnDeliveryStream.OpenXJsonSerDeProperty(
-                                case_insensitive=False))),
-                    output_format_configuration=firehose.CfnDeliveryStream.OutputFormatConfigurationProperty(
-                        serializer=firehose.CfnDeliveryStream.SerializerProperty(
-                            parquet_ser_de=firehose.CfnDeliveryStream.ParquetSerDeProperty(compression="SNAPPY"))),
-                    schema_configuration=firehose.CfnDeliveryStream.SchemaConfigurationProperty(
-                        catalog_id=catalog_id, database_name=database_name, table_name=table_name,
-                        region=region, role_arn=role.role_arn, version_id="LATEST"),
-                ),
+                data_format_conversion_configuration=_parquet_conversion(
+                    catalog_id=catalog_id, database_name=database_name, table_name=table_name,
+                    region=region, role=role),
             ),
         )
         # Firehose validates its role when the stream is created: the grants must exist first.
         policy = getattr(role, "grants_policy", None)
         if policy is not None:
             self.delivery_stream.node.add_dependency(policy)
+
+
+def _lambda_processing(transform: lambda_.IFunction) -> firehose.CfnDeliveryStream.ProcessingConfigurationProperty:
+    return firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
+        enabled=True,
+        processors=[firehose.CfnDeliveryStream.ProcessorProperty(
+            type="Lambda",
+            parameters=[
+                _param("LambdaArn", transform.function_arn),
+                # 1 MiB batches keep the response far below Lambda's 6 MB limit.
+                _param("BufferSizeInMBs", "1"),
+                _param("BufferIntervalInSeconds", "60"),
+                _param("NumberOfRetries", "3"),
+            ])])
+
+
+def _parquet_conversion(*, catalog_id: str, database_name: str, table_name: str, region: str,
+                        role: iam.IRole) -> firehose.CfnDeliveryStream.DataFormatConversionConfigurationProperty:
+    """JSON in, Snappy Parquet out, against the Glue table's schema (read with the delivery role)."""
+    return firehose.CfnDeliveryStream.DataFormatConversionConfigurationProperty(
+        enabled=True,
+        input_format_configuration=firehose.CfnDeliveryStream.InputFormatConfigurationProperty(
+            deserializer=firehose.CfnDeliveryStream.DeserializerProperty(
+                open_x_json_ser_de=firehose.CfnDeliveryStream.OpenXJsonSerDeProperty(case_insensitive=False))),
+        output_format_configuration=firehose.CfnDeliveryStream.OutputFormatConfigurationProperty(
+            serializer=firehose.CfnDeliveryStream.SerializerProperty(
+                parquet_ser_de=firehose.CfnDeliveryStream.ParquetSerDeProperty(compression="SNAPPY"))),
+        schema_configuration=firehose.CfnDeliveryStream.SchemaConfigurationProperty(
+            catalog_id=catalog_id, database_name=database_name, table_name=table_name,
+            region=region, role_arn=role.role_arn, version_id="LATEST"),
+    )
 
 
 def _param(name: str, value: str) -> firehose.CfnDeliveryStream.ProcessorParameterProperty:

@@ -81,7 +81,9 @@ class SecureBucket(Construct):
         if event_bridge:
             # Native CloudFormation property, not `event_bridge_enabled=True` (which adds CDK's
             # notifications custom-resource Lambda).
-            self.bucket.node.default_child.add_property_override(
+            cfn_bucket = self.bucket.node.default_child
+            assert isinstance(cfn_bucket, s3.CfnBucket)
+            cfn_bucket.add_property_override(
                 "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
 
 
@@ -162,7 +164,8 @@ def bucket_ref(scope: Construct, construct_id: str, bucket: s3.Bucket) -> s3.IBu
     The ARN is then readable in policies and nag findings instead of a cross-stack export whose
     name carries a hash; the key stays the bucket's own, so grants still cover its KMS key.
     """
-    name = bucket.node.default_child.bucket_name
+    cfn_bucket = bucket.node.default_child
+    name = cfn_bucket.bucket_name if isinstance(cfn_bucket, s3.CfnBucket) else None
     if not isinstance(name, str) or cdk.Token.is_unresolved(name):
         raise ValueError(f"{bucket.node.path} has no literal bucket name to refer to it by")
     return s3.Bucket.from_bucket_attributes(scope, construct_id, bucket_name=name,

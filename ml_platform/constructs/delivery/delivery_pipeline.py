@@ -12,6 +12,7 @@ from aws_cdk import pipelines
 from constructs import Construct, DependencyGroup
 
 from ml_platform import nag
+from ml_platform.cfn_child import cfn_child
 from ml_platform.constants import RolePurpose
 from ml_platform.constructs.data.lake import access_log_bucket
 from ml_platform.constructs.foundation.keys import KeyUsers, PlatformKey, logs_service_statement
@@ -135,6 +136,8 @@ def harden_artifact_bucket(scope: Construct, construct_id: str, *, pipeline: pip
     access-log bucket (SSE-S3: S3 server access logging delivers only to SSE-S3 buckets).
     """
     bucket = pipeline.pipeline.artifact_bucket
+    if not isinstance(bucket, s3.Bucket):  # CodePipeline creates it (no bucket of ours is passed in)
+        raise TypeError(f"{pipeline.node.path}: expected the artifact bucket CodePipeline creates")
     access_logs = access_log_bucket(scope, construct_id, expiration_days=365,
                                     removal_policy=cdk.RemovalPolicy.RETAIN)
     access_logs.add_to_resource_policy(iam.PolicyStatement(
@@ -143,7 +146,7 @@ def harden_artifact_bucket(scope: Construct, construct_id: str, *, pipeline: pip
         actions=["s3:PutObject"], resources=[access_logs.arn_for_objects("artifacts/*")],
         conditions={"ArnLike": {"aws:SourceArn": bucket.bucket_arn},
                     "StringEquals": {"aws:SourceAccount": cdk.Stack.of(scope).account}}))
-    cfn_bucket: s3.CfnBucket = bucket.node.default_child
+    cfn_bucket = cfn_child(bucket, s3.CfnBucket)
     cfn_bucket.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
     cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
         destination_bucket_name=access_logs.bucket_name, log_file_prefix="artifacts/")

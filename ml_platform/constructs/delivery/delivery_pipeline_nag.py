@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
-from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import IConstruct
 
 from ml_platform import nag
+from ml_platform.cfn_child import cfn_child
 from ml_platform.constructs.delivery.delivery_pipeline import DeliveryPipelineRoles
 
 _ARTIFACT_RW = ("CDK's read/write grant on the pipeline's own artifact bucket: the wildcard covers the object "
@@ -34,14 +34,14 @@ def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, rol
     stack = cdk.Stack.of(pipeline)
     bucket = pipeline.pipeline.artifact_bucket
     artifact_findings = {
-        nag.object_arn_finding(bucket.node.default_child): _ARTIFACT_RW,
+        nag.object_arn_finding(cfn_child(bucket, cdk.CfnResource)): _ARTIFACT_RW,
         **{nag.wildcard_finding(f"Action::s3:{a}"): _ARTIFACT_RW for a in ("GetBucket*", "GetObject*", "List*")},
     }
     artifact_write = {nag.wildcard_finding(f"Action::s3:{a}"): _ARTIFACT_RW for a in ("Abort*", "DeleteObject*")}
     artifact_key = {nag.wildcard_finding(f"Action::kms:{a}"): _ARTIFACT_KEY for a in ("GenerateDataKey*", "ReEncrypt*")}
 
     def project_findings(project: codebuild.IProject) -> dict[str, str]:
-        logical_id = stack.get_logical_id(project.node.default_child)
+        logical_id = stack.get_logical_id(cfn_child(project, cdk.CfnElement))
         return {
             nag.wildcard_finding(f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:"
                                  f"/aws/codebuild/<{logical_id}>:*"): _PROJECT_LOGS,
@@ -73,7 +73,7 @@ def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, rol
     nag.acknowledge_all(_default_policy(self_mutation.role), nag.IAM_INLINE_POLICY, _INLINE)
 
     assets = pipeline.node.find_child("Assets")
-    file_role: iam.Role = assets.node.find_child("FileRole")
+    file_role = assets.node.find_child("FileRole")
     _acknowledge(_default_policy(file_role), {
         **artifact_findings,
         nag.wildcard_finding(f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/*"):
@@ -95,7 +95,9 @@ def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, rol
                                       for pack in ("HIPAA.Security", "PCI.DSS.321")], _SOURCE_REPO)
 
 
-def _default_policy(role: iam.IRole | None) -> IConstruct:
+def _default_policy(role: IConstruct | None) -> IConstruct:
+    if role is None:
+        raise TypeError("expected a CodeBuild project role created by CDK Pipelines")
     return role.node.find_child("DefaultPolicy")
 
 

@@ -53,6 +53,15 @@ class SecureVpc(Construct):
                  flow_log_retention: logs.RetentionDays, flow_logs_role_name: str,
                  removal_policy: cdk.RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
+        self.vpc = self._vpc(cidr, availability_zones, nat_gateways, logs_key, flow_log_retention,
+                             flow_logs_role_name, removal_policy)
+        self.private_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.endpoint_security_group, self.interface_endpoints = self._interface_endpoints(cidr)
+        self.workload_security_group = self._workload_security_group()
+
+    def _vpc(self, cidr: str, availability_zones: Sequence[str], nat_gateways: int, logs_key: kms.IKey,
+             flow_log_retention: logs.RetentionDays, flow_logs_role_name: str,
+             removal_policy: cdk.RemovalPolicy) -> ec2.Vpc:
         subnets = [ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
                                            cidr_mask=20)]
         if nat_gateways:
@@ -66,7 +75,7 @@ class SecureVpc(Construct):
         flow_logs_role = PlatformRole(self, "FlowLogsRole", role_name=flow_logs_role_name,
                                       assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"),
                                       description="Delivers VPC flow logs to their log group")
-        self.vpc = ec2.Vpc(
+        return ec2.Vpc(
             self, "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
             availability_zones=list(availability_zones),
@@ -81,37 +90,38 @@ class SecureVpc(Construct):
                 destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group, flow_logs_role),
                 traffic_type=ec2.FlowLogTrafficType.ALL)},
         )
-        self.private_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        self.endpoint_security_group = ec2.SecurityGroup(
+
+    def _interface_endpoints(self, cidr: str) -> tuple[ec2.SecurityGroup, dict[str, ec2.InterfaceVpcEndpoint]]:
+        security_group = ec2.SecurityGroup(
             self, "EndpointSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
             description="VPC interface endpoints: HTTPS from inside the VPC only")
-        self.endpoint_security_group.add_ingress_rule(
+        security_group.add_ingress_rule(
             # The literal CIDR (not the VPC's CidrBlock token) lets the security rules evaluate it.
             ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS from the VPC")
-        self.interface_endpoints = {
+        endpoints = {
             name: self.vpc.add_interface_endpoint(
                 name, service=service, private_dns_enabled=True, subnets=self.private_subnets, open=False,
-                security_groups=[self.endpoint_security_group])
+                security_groups=[security_group])
             for name, service in INTERFACE_ENDPOINTS.items()
         }
-        # Workloads (training, processing, Glue, Lambda) talk to endpoints and to each other only.
-        self.workload_security_group = ec2.SecurityGroup(
+        return security_group, endpoints
+
+    def _workload_security_group(self) -> ec2.SecurityGroup:
+        """Workloads (training, processing, Glue, Lambda) talk to endpoints and to each other only."""
+        sg = ec2.SecurityGroup(
             self, "WorkloadSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
             description="ML workloads: HTTPS to VPC endpoints, and traffic between workload members")
         # S3 and DynamoDB gateway endpoints are reached through AWS prefix lists whose ids differ per
         # region; isolated subnets have no internet route, so HTTPS to any address can only reach
         # the VPC's endpoints and gateways.
-        self.workload_security_group.add_egress_rule(
+        sg.add_egress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to interface and gateway endpoints (no internet route)")
         # Multi-instance training (XGBoost collective, Spark) needs members to reach each other.
-        self.workload_security_group.add_ingress_rule(
-            self.workload_security_group, ec2.Port.all_tcp(), "Between members of distributed jobs")
-        self.workload_security_group.add_egress_rule(
-            self.workload_security_group, ec2.Port.all_tcp(), "Between members of distributed jobs")
+        sg.add_ingress_rule(sg, ec2.Port.all_tcp(), "Between members of distributed jobs")
+        sg.add_egress_rule(sg, ec2.Port.all_tcp(), "Between members of distributed jobs")
         # Inter-container traffic encryption (on for every training and processing job) runs over
         # IPsec: IKE on UDP 500 and ESP (IP protocol 50) between the members; without them a
         # multi-instance job cannot start its collective.
-        sg = self.workload_security_group
         sg.add_ingress_rule(sg, ec2.Port.udp(500), "IPsec IKE between job members (inter-container encryption)")
         sg.add_egress_rule(sg, ec2.Port.udp(500), "IPsec IKE between job members (inter-container encryption)")
         # ESP has no ports; the EC2 API takes it as protocol number 50.
@@ -121,3 +131,4 @@ class SecureVpc(Construct):
         ec2.CfnSecurityGroupEgress(self, "WorkloadIpsecEspOut", group_id=sg.security_group_id, ip_protocol="50",
                                    destination_security_group_id=sg.security_group_id,
                                    description="IPsec ESP between job members (inter-container encryption)")
+        return sg

@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ml_platform import nag
+from ml_platform.cfn_child import cfn_child
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.foundation.vpc_function import FunctionPlacement, VpcFunction
 from ml_platform.constructs.serving.web_acl import RegionalWebAcl
@@ -105,7 +106,7 @@ class EndpointApi(Construct):
             f"Resource::{execution}": "API Gateway names execution log groups API-Gateway-Execution-Logs_<api id>/<stage>",
             f"Resource::{execution}:log-stream:*": "Streams of the API Gateway execution log groups only",
             f"Resource::arn:aws:logs:{region}:{account}:log-group:"
-            f"<{stack.get_logical_id(self.access_logs.node.default_child)}>:log-stream:*":
+            f"<{stack.get_logical_id(cfn_child(self.access_logs, logs.CfnLogGroup))}>:log-stream:*":
                 "Streams of this API's access log group only",
         }.items():
             role.acknowledge_wildcard(detail, reason)
@@ -126,7 +127,7 @@ class EndpointApi(Construct):
                     response_length=True, status=True, user=True),
                 logging_level=apigw.MethodLoggingLevel.INFO, data_trace_enabled=False,  # never log payloads
                 metrics_enabled=True, tracing_enabled=True))
-        cfn = api.node.default_child
+        cfn = cfn_child(api, apigw.CfnRestApi)
         cfn.add_property_override("SecurityPolicy", SECURITY_POLICY)
         cfn.add_property_override("EndpointAccessMode", "STRICT")
         stage = api.deployment_stage

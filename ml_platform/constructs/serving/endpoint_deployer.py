@@ -127,7 +127,9 @@ class EndpointDeployer(Construct):
 
     def _grant(self, spec: EndpointSpec, execution_role: iam.IRole, models_key: kms.IKey) -> None:
         stack, name = cdk.Stack.of(self), spec.endpoint_name
-        arn = lambda resource: stack.format_arn(service="sagemaker", resource=resource, resource_name=name)  # noqa: E731
+        def arn(resource: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
         self.registry.grant_read(self.role)
         # ListModelPackages has no resource-level permissions (Service Authorization Reference): "*".
         self.role.add_to_principal_policy(iam.PolicyStatement(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ml_platform.config import EndpointConfig
+from ml_platform.config_sections.serving import EndpointConfig
 
 VARIANT_NAME = "AllTraffic"
 INSTANCE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"

@@ -6,6 +6,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from ml_platform.cfn_child import cfn_child
 from ml_platform.constructs.foundation.roles import PlatformRole
 
 
@@ -29,7 +30,7 @@ class ModelPromotionAccess(Construct):
                 {"ArnEquals": {"aws:PrincipalArn": promoter_arn}}),
             description="Delivery pipeline: deploys the approved model package and smoke-tests the endpoint")
         deployer.grant_invoke(self.role)
-        function_id = cdk.Stack.of(self).get_logical_id(deployer.node.default_child)  # type: ignore[arg-type]
+        function_id = cdk.Stack.of(self).get_logical_id(cfn_child(deployer, cdk.CfnElement))
         self.role.acknowledge_wildcard(f"Resource::<{function_id}.Arn>:*",
                                        "CDK grant_invoke includes the deployer's versions and aliases; the role "
                                        "invokes this one function only")

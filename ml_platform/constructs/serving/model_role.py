@@ -37,7 +37,9 @@ class ModelExecutionRole(Construct):
             artifacts.grant_put(self.role, f"{prefix}/*")
         for topic in topics:
             topic.grant_publish(self.role)
-        repo = lambda account, name: f"arn:{stack.partition}:ecr:{stack.region}:{account}:repository/{name}"  # noqa: E731
+        def repo(account: str, name: str) -> str:
+            return f"arn:{stack.partition}:ecr:{stack.region}:{account}:repository/{name}"
+
         self.role.add_to_principal_policy(iam.PolicyStatement(
             sid="PullModelImages", actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
             resources=[repo("*", r) for r in FRAMEWORK_REPOSITORIES] + [repo(stack.account, f"{name_prefix}-*")]))

@@ -19,12 +19,13 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ml_platform.config import TrainingConfig
+from ml_platform.config_sections.training import TrainingConfig
 from ml_platform.constants import PIPELINES_PREFIX
 
 PREPROCESS, TUNE, EVALUATE, CHECK, REGISTER, MODEL, TRANSFORM, FAIL = (
@@ -67,7 +68,7 @@ class TrainingPipelineSpec:
 
 
 @contextmanager
-def _offline(region: str):
+def _offline(region: str) -> Iterator[None]:
     """Environment for the SDK while it builds the definition, restored afterwards.
 
     Some SDK modules create boto3 clients at import time (they need a default region), and
@@ -90,7 +91,7 @@ def _offline(region: str):
 
 
 @lru_cache(maxsize=1)
-def _sdk():
+def _sdk() -> Any:
     """Import the SDK once, quietly (its INFO logs and warnings are noise in `cdk synth`)."""
     for name in ("sagemaker", "sagemaker.config"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -100,22 +101,22 @@ def _sdk():
     return functions
 
 
-def _session(spec: TrainingPipelineSpec):
-    import boto3
+def _session(spec: TrainingPipelineSpec) -> Any:
+    import boto3  # type: ignore[import-untyped]  # the SDK's own dependency; no stubs installed
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     config = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
     return PipelineSession(boto_session=boto3.Session(region_name=spec.region),
                            default_bucket=spec.artifacts_bucket, sagemaker_config=config)
 
 
-def _s3(spec: TrainingPipelineSpec, *parts):
+def _s3(spec: TrainingPipelineSpec, *parts: Any) -> Any:
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
     return Join(on="/", values=[f"s3://{spec.artifacts_bucket}", PIPELINES_PREFIX, spec.name,
                                 ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
 
-def _processor(spec: TrainingPipelineSpec, session, script: str, instance_type):
+def _processor(spec: TrainingPipelineSpec, session: Any, script: str, instance_type: Any) -> Any:
     """A processing job in the VPC that unpacks the code tarball and runs one of its scripts."""
     from sagemaker.core.network import NetworkConfig
     from sagemaker.core.processing import Processor
@@ -136,20 +137,20 @@ def _processor(spec: TrainingPipelineSpec, session, script: str, instance_type):
             security_group_ids=[p.security_group_id], subnets=list(p.subnet_ids)))
 
 
-def _input(name: str, uri, local: str):
+def _input(name: str, uri: Any, local: str) -> Any:
     from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
     return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
         s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File",
         s3_data_distribution_type="FullyReplicated"))
 
 
-def _output(name: str, local: str, uri):
+def _output(name: str, local: str, uri: Any) -> Any:
     from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
     return ProcessingOutput(output_name=name, s3_output=ProcessingS3Output(
         local_path=local, s3_uri=uri, s3_upload_mode="EndOfJob"))
 
 
-def _preprocess_step(spec, session, params):
+def _preprocess_step(spec: TrainingPipelineSpec, session: Any, params: dict[str, Any]) -> Any:
     from sagemaker.mlops.workflow.steps import ProcessingStep
     processor = _processor(spec, session, "preprocess.py", spec.training.processing_instance_type)
     args = processor.run(
@@ -172,7 +173,7 @@ def _ranges(training: TrainingConfig) -> dict[str, Any]:
     return out
 
 
-def _trainer(spec: TrainingPipelineSpec, session, params):
+def _trainer(spec: TrainingPipelineSpec, session: Any, params: dict[str, Any]) -> Any:
     """Script-mode XGBoost trials: code arrives as a channel, so trials need no network at all."""
     from sagemaker.core.training.configs import (
         CheckpointConfig,
@@ -210,14 +211,15 @@ def _models_uri(spec: TrainingPipelineSpec) -> str:
     return f"s3://{spec.artifacts_bucket}/{PIPELINES_PREFIX}/{spec.name}/models"
 
 
-def _channel(name: str, uri, content_type: str | None = "text/csv", distribution: str = "FullyReplicated"):
+def _channel(name: str, uri: Any, content_type: str | None = "text/csv",
+             distribution: str = "FullyReplicated") -> Any:
     from sagemaker.core.shapes import Channel, DataSource, S3DataSource
     return Channel(channel_name=name, content_type=content_type, data_source=DataSource(
         s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=uri,
                                     s3_data_distribution_type=distribution)))
 
 
-def _tuning_step(spec, session, params, preprocess):
+def _tuning_step(spec: TrainingPipelineSpec, session: Any, params: dict[str, Any], preprocess: Any) -> Any:
     from sagemaker.mlops.workflow.steps import TuningStep
     from sagemaker.train.tuner import HyperparameterTuner
     t = spec.training
@@ -239,7 +241,8 @@ def _tuning_step(spec, session, params, preprocess):
     return TuningStep(name=TUNE, step_args=tuner.tune(inputs=channels))
 
 
-def _evaluate_step(spec, session, preprocess, tuning):
+def _evaluate_step(spec: TrainingPipelineSpec, session: Any, preprocess: Any,
+                   tuning: Any) -> tuple[Any, Any, Any]:
     from sagemaker.core.workflow.properties import PropertyFile
     from sagemaker.mlops.workflow.steps import ProcessingStep
     processor = _processor(spec, session, "evaluate.py", spec.training.processing_instance_type)
@@ -267,7 +270,7 @@ def _parameters(spec: TrainingPipelineSpec) -> dict[str, Any]:
     }
 
 
-def _baseline_step(spec, session, preprocess, best_model):
+def _baseline_step(spec: TrainingPipelineSpec, session: Any, preprocess: Any, best_model: Any) -> Any:
     """Monitoring baseline of the train split (constructs/monitoring/baseline_step.py)."""
     from sagemaker.mlops.workflow.steps import ProcessingStep
 
@@ -284,7 +287,8 @@ def _baseline_step(spec, session, preprocess, best_model):
     return ProcessingStep(name=b.STEP_NAME, step_args=args)
 
 
-def _approved_branch(spec, preprocess, evaluate, best_model, baseline: Any = None) -> list[Any]:
+def _approved_branch(spec: TrainingPipelineSpec, preprocess: Any, evaluate: Any, best_model: Any,
+                     baseline: Any = None) -> list[Any]:
     """Register the model; optionally score the test split with it in a batch transform."""
     from sagemaker.core.workflow.functions import Join
 
@@ -321,7 +325,7 @@ def build_training_pipeline_definition(spec: TrainingPipelineSpec) -> dict[str, 
         return _build(spec, _sdk())
 
 
-def _build(spec: TrainingPipelineSpec, functions) -> dict[str, Any]:
+def _build(spec: TrainingPipelineSpec, functions: Any) -> dict[str, Any]:
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.mlops.workflow.condition_step import ConditionStep
     from sagemaker.mlops.workflow.fail_step import FailStep

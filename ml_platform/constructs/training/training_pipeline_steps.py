@@ -14,15 +14,11 @@ from typing import Any
 from sagemaker.core.workflow.properties import Properties
 from sagemaker.mlops.workflow.steps import Step, StepTypeEnum
 
+from ml_platform.constructs.training.serving_environment import serving_environment
+
 CONTENT_TYPE = "text/csv"
 
 
-# train.py writes the inference code into the model directory as code/; SageMaker extracts
-# model.tar.gz into /opt/ml/model, so the container finds it there without any download (the AWS
-# SDK's own choice for repacked and network-isolated models) and never in the CDK assets bucket,
-# whose objects `cdk gc` may delete while registered model versions still name them.
-INFERENCE_PROGRAM = "inference.py"
-CODE_IN_MODEL = "/opt/ml/model/code"
 
 
 @dataclass(frozen=True)
@@ -35,12 +31,10 @@ class InferenceContainer:
 
     def to_request(self) -> dict[str, Any]:
         return {"Image": self.image_uri, "ModelDataUrl": self.model_data_url,
-                "Environment": {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
-                                "SAGEMAKER_SUBMIT_DIRECTORY": CODE_IN_MODEL,
-                                "SAGEMAKER_REGION": self.region}}
+                "Environment": serving_environment(self.region)}
 
 
-class _JsonStep(Step):
+class _JsonStep(Step):  # type: ignore[misc]  # the SDK v3 is untyped (Step is Any to mypy)
     def __init__(self, name: str, step_type: StepTypeEnum, arguments: dict[str, Any], shape: str,
                  depends_on: list[Any] | None = None) -> None:
         super().__init__(name=name, step_type=step_type, depends_on=depends_on)
@@ -58,11 +52,13 @@ class _JsonStep(Step):
 
 def register_model_step(*, name: str, group_name: str, container: InferenceContainer,
                         evaluation_report_uri: Any, realtime_instance_types: list[str],
-                        transform_instance_types: list[str], drift_check_baselines: dict | None = None,
-                        data_quality_metrics: dict | None = None) -> Step:
+                        transform_instance_types: list[str], drift_check_baselines: dict[str, Any] | None = None,
+                        data_quality_metrics: dict[str, Any] | None = None) -> Step:
     """Register the model version, awaiting manual approval, with its evaluation attached (and
     its monitoring baseline, when the pipeline computes one)."""
-    arguments = {
+    model_metrics: dict[str, Any] = {"ModelQuality": {"Statistics": {
+        "ContentType": "application/json", "S3Uri": evaluation_report_uri}}}
+    arguments: dict[str, Any] = {
         "ModelPackageGroupName": group_name,
         "ModelApprovalStatus": "PendingManualApproval",
         "InferenceSpecification": {
@@ -72,13 +68,12 @@ def register_model_step(*, name: str, group_name: str, container: InferenceConta
             "SupportedRealtimeInferenceInstanceTypes": realtime_instance_types,
             "SupportedTransformInstanceTypes": transform_instance_types,
         },
-        "ModelMetrics": {"ModelQuality": {"Statistics": {
-            "ContentType": "application/json", "S3Uri": evaluation_report_uri}}},
+        "ModelMetrics": model_metrics,
     }
     if drift_check_baselines:
         arguments["DriftCheckBaselines"] = drift_check_baselines
     if data_quality_metrics:
-        arguments["ModelMetrics"]["ModelDataQuality"] = data_quality_metrics
+        model_metrics["ModelDataQuality"] = data_quality_metrics
     return _JsonStep(name, StepTypeEnum.REGISTER_MODEL, arguments, "DescribeModelPackageOutput")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import shutil
 import sys
 
@@ -24,6 +25,7 @@ from serving_testkit import CODE, N_FEATURES, training_rows
 
 sys.path.insert(0, str(CODE.parent))
 from bench.mms_stack import start_mms, stop  # noqa: E402
+from ml_platform.constructs.training.serving_environment import serving_environment  # noqa: E402
 from model_artifacts import write_code  # noqa: E402
 
 # The toolkit's own wiring, as the framework container's handler service does it: the default
@@ -54,8 +56,9 @@ def toolkit(tmp_path_factory, model_root):
     model = root / "model"
     shutil.copytree(model_root / "model", model)
     write_code(model)  # what train.py puts in code/: inference.py and the modules it imports
+    # The environment the registered model's container gets (the code directory is local here).
     server, _ = start_mms(root, HANDLER, model, workers=1, env={
-        "SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(model / "code"),
+        **serving_environment("eu-west-1"), "SAGEMAKER_SUBMIT_DIRECTORY": str(model / "code"),
         # the container's model server puts <model>/code on the path of its workers
         "PYTHONPATH": str(root / "mms-store" / "model" / "code")})
     yield server
@@ -70,6 +73,16 @@ def call(server, body, content_type="text/csv", accept=None):
     result = response.status, response.reason, response.getheader("Content-Type"), response.read()
     connection.close()
     return result
+
+
+def test_a_request_without_accept_gets_csv_like_the_builtin(toolkit, binary_booster):
+    # GIVEN the registered container's environment WHEN a client sends no Accept header
+    rows = training_rows(2, seed=51)
+    status, _, kind, body = call(toolkit, CSVSerializer().serialize(rows))
+    # THEN the answer is CSV scores, as the built-in algorithm answers (the toolkit's own default is JSON)
+    assert (status, kind.split(";")[0]) == (200, "text/csv"), body[:300]
+    np.testing.assert_allclose([float(x) for x in re.split(r"[,\s]+", body.decode().strip())],
+                               binary_booster.predict(xgb.DMatrix(rows)), atol=1e-6)
 
 
 def test_predictions_come_back_shaped_like_the_builtin(toolkit, binary_booster):
