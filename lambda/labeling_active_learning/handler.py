@@ -1,12 +1,15 @@
-"""Active-learning steps for the labeling state machine (one function, three actions).
+"""Active-learning steps and the labeling-job launcher's checks and export (one function).
 
 Handler `handler.handler`. Input (the state machine passes it):
   {"action": "prepare" | "select" | "merge" | "export", "round": <n>,
    "run": {"bucket": "<curated bucket>", "prefix": "labeled/active-learning/<run>/"},
    "settings": {"classes": [...], "target_accuracy": 0.95, ...},      (active_learning_steps.RunSettings)
    "outputManifests": ["s3://.../output.manifest", ...]}              (merge only)
+validate (the labeling-job state machine, first): {"action": "validate", "request": <the run input with
+   its defaults>, "jobNamePrefix", "inputPrefix": "s3://<raw>/labeling/"} -> {"objectCount"}, or
+   InvalidLabelingRequest naming the field (labeling_validate.py)
 export (the labeling-job state machine, after a job): {"action": "export", "outputManifest", "jobName",
-   "labelAttributeName", "run": {"bucket", "prefix": "labeled/tables/labeled_events/"}} (labeling_export.py)
+   "labelAttributeName", "run": {"bucket", "prefix": "labeled/tables/"}} (labeling_export.py)
 Returns the step's summary (active_learning_steps). Bad input raises StepError with the field named;
 the state machine then fails the run and reports it to the alert topic.
 
@@ -23,6 +26,7 @@ import boto3
 from active_learning_steps import RunSettings, StepError, merge, prepare, select
 from active_learning_store import S3Store
 from labeling_export import export_output_manifest
+from labeling_validate import validate
 
 _s3 = None
 
@@ -34,6 +38,12 @@ def handler(event: dict, context: Any, client=None) -> dict:
         _s3 = _s3 or boto3.client("s3")
         client = _s3
     action, round_number = event.get("action"), event.get("round", 0)
+    if action == "validate":
+        result = validate(event.get("request"), lambda uri: _read_manifest(client, uri),
+                          job_prefix=str(event.get("jobNamePrefix") or ""),
+                          input_prefix=str(event.get("inputPrefix") or ""))
+        _log(action, result)
+        return result
     run = event.get("run") or {}
     if not isinstance(run.get("bucket"), str) or not isinstance(run.get("prefix"), str):
         raise StepError("run.bucket and run.prefix are required")
@@ -58,9 +68,17 @@ def handler(event: dict, context: Any, client=None) -> dict:
             raise StepError("outputManifests must be a list of s3:// URIs")
         result = merge(store, settings, round_number, manifests)
     else:
-        raise StepError(f"action must be prepare, select, merge or export, not {action!r}")
+        raise StepError(f"action must be validate, prepare, select, merge or export, not {action!r}")
     _log(action, result)
     return result
+
+
+def _read_manifest(client, uri: str) -> str:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    except client.exceptions.NoSuchKey:
+        raise FileNotFoundError(uri) from None
 
 
 def _log(action: str, result: dict) -> None:

@@ -246,3 +246,4 @@ class MlPlatformStage(cdk.Stage):
             alerting=self.alerting, removal_policy=self.removal,
             description=self._describe("Ground Truth private workforce, labeling jobs and active learning"))
         self.labeling.add_stack_dependency(self.data_lake)  # buckets are named, not exported
+        self.labeling.add_stack_dependency(self.catalog)  # the labeled_events table is in its curated database

@@ -157,9 +157,40 @@ def test_launcher_writes_kms_output_refuses_small_automated_jobs_and_waits(label
     assert auto["LabelingJobResourceConfig"]["VpcConfig"]["Subnets"] and auto["LabelingJobResourceConfig"]["VolumeKmsKeyId"]
     assert "1,250 objects" in states["TooFewObjectsForAutomatedLabeling"]["Cause"]
     choice = states["TextClassificationAutomated?"]["Choices"][0]
-    assert {"Variable": "$.objectCount", "NumericLessThan": 1250} in choice["And"]
+    assert {"Variable": "$.validation.objectCount", "NumericLessThan": 1250} in choice["And"]
     assert states["JobFinished?"]["Default"] == "WaitForJob"
     assert states["ExportLabels"]["Next"] == "Labeled"
+
+
+def test_launcher_validates_its_input_before_writing_anything(labeling):
+    # GIVEN the launcher's definition, THEN the merged input goes to the steps function's check
+    # first, and its refusal ends the run with the check's message as the cause.
+    states = _all_states(_states(labeling, "Runs one Ground Truth"))
+    assert states["MergeInput"]["Next"] == "ValidateInput"
+    validate = states["ValidateInput"]
+    assert validate["Parameters"] == {  # the payload itself (payload_response_only)
+        "action": "validate", "request.$": "$", "jobNamePrefix": "mlp-dev",
+        "inputPrefix": "s3://mlp-dev-raw-111111111111-eu-west-1/labeling/"}
+    assert validate["ResultPath"] == "$.validation" and validate["Next"] == "CategoryLabels"
+    (catch,) = validate["Catch"]
+    assert catch["ErrorEquals"] == ["InvalidLabelingRequest"] and catch["Next"] == "InvalidInput"
+    assert states["InvalidInput"] == {"Type": "Fail", "Error": "InvalidInput", "CausePath": "$.refusal.Cause"}
+
+
+def test_labeled_rows_are_a_table_of_the_curated_database(labeling):
+    # GIVEN labeling on, THEN the exported rows are the curated database's labeled_events table:
+    # JSON lines at the export's location, the event schema's columns plus the label columns.
+    table = labeling.find_resources("AWS::Glue::Table")
+    ((_, resource),) = table.items()
+    props = resource["Properties"]
+    assert props["DatabaseName"] == "mlp_dev_curated"
+    descriptor = props["TableInput"]["StorageDescriptor"]
+    assert descriptor["Location"] == "s3://mlp-dev-curated-111111111111-eu-west-1/labeled/tables/labeled_events/"
+    assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    columns = {c["Name"]: c["Type"] for c in descriptor["Columns"]}
+    assert columns["event_id"] == "string" and columns["amount"] == "double" and columns["event_time"] == "string"
+    assert {k: columns[k] for k in ("label", "label_confidence", "labeling_job")} == {
+        "label": "string", "label_confidence": "double", "labeling_job": "string"}
 
 
 def test_runs_report_to_the_alert_topic(labeling):

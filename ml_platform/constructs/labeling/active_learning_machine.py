@@ -12,6 +12,7 @@ says whether to stop (all labelled, budget spent, or max rounds).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -23,6 +24,19 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+
+
+@dataclass(frozen=True)
+class _JobSpec:
+    """What the round's SageMaker jobs share."""
+
+    job_role_arn: str
+    image_uri: str
+    code_uri: str
+    kms_key_arn: str
+    vpc: dict[str, list[str]]
+    curated_bucket: str
+    name_prefix: str
 
 
 class ActiveLearningMachine(Construct):
@@ -73,9 +87,32 @@ class ActiveLearningMachine(Construct):
 
         prepare, select = step("Prepare", "prepare", "prepare"), step("Select", "select", "select")
         merge = step("Merge", "merge", "merge", **{"outputManifests.$": "$.jobs[*].manifest"})
-        job_name = f"States.Format('{name_prefix}-al-{{}}-r{{}}', $.runName, $.round)"
         vpc = {"SecurityGroupIds": security_group_ids, "Subnets": subnet_ids}
-        train = sfn.CustomState(
+        jobs_spec = _JobSpec(job_role_arn, image_uri, code_uri, kms_key_arn, vpc, curated_bucket, name_prefix)
+        train = self._train(jobs_spec, training_instance_type)
+        model = self._model(jobs_spec)
+        transform = self._transform(jobs_spec, transform_instance_type)
+        jobs = self._human_labeling(launcher, name_prefix, workers_per_object, held_out_workers_per_object)
+        start = self._rounds(prepare, select, merge, jobs, train.next(model).next(transform).next(select))
+        log_group = logs.LogGroup(
+            self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(start.next(prepare)),
+            tracing_enabled=True,
+            timeout=cdk.Duration.days(60),
+            role=role,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            comment="Active learning: model labels above a calibrated threshold, humans label the rest",
+        )
+        self._grant(region, account, name_prefix, job_role_arn, kms_key_arn)
+
+    def _train(self, spec: "_JobSpec", instance_type: str) -> sfn.CustomState:
+        """Our train.py in the XGBoost framework image on the round's human labels (.sync)."""
+        job_name = f"States.Format('{spec.name_prefix}-al-{{}}-r{{}}', $.runName, $.round)"
+        return sfn.CustomState(
             self,
             "Train",
             state_json={
@@ -83,8 +120,8 @@ class ActiveLearningMachine(Construct):
                 "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
                 "Parameters": {
                     "TrainingJobName.$": job_name,
-                    "RoleArn": job_role_arn,
-                    "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File"},
+                    "RoleArn": spec.job_role_arn,
+                    "AlgorithmSpecification": {"TrainingImage": spec.image_uri, "TrainingInputMode": "File"},
                     "HyperParameters.$": "$.hyperparameters",
                     "InputDataConfig": [
                         {
@@ -100,16 +137,16 @@ class ActiveLearningMachine(Construct):
                         }
                     ],
                     "OutputDataConfig": {
-                        "S3OutputPath.$": f"States.Format('s3://{curated_bucket}/{{}}models', $.runPrefix)",
-                        "KmsKeyId": kms_key_arn,
+                        "S3OutputPath.$": f"States.Format('s3://{spec.curated_bucket}/{{}}models', $.runPrefix)",
+                        "KmsKeyId": spec.kms_key_arn,
                     },
                     "ResourceConfig": {
                         "InstanceCount": 1,
-                        "InstanceType": training_instance_type,
+                        "InstanceType": instance_type,
                         "VolumeSizeInGB": 30,
-                        "VolumeKmsKeyId": kms_key_arn,
+                        "VolumeKmsKeyId": spec.kms_key_arn,
                     },
-                    "VpcConfig": vpc,
+                    "VpcConfig": spec.vpc,
                     "EnableNetworkIsolation": False,
                     "EnableInterContainerTrafficEncryption": True,
                     "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
@@ -118,7 +155,10 @@ class ActiveLearningMachine(Construct):
                 "ResultPath": "$.training",
             },
         )
-        model = sfn.CustomState(
+
+    def _model(self, spec: "_JobSpec") -> sfn.CustomState:
+        """The trained model with our inference.py (script mode, code from the bundle)."""
+        return sfn.CustomState(
             self,
             "CreateModel",
             state_json={
@@ -126,18 +166,21 @@ class ActiveLearningMachine(Construct):
                 "Resource": "arn:aws:states:::sagemaker:createModel",
                 "Parameters": {
                     "ModelName.$": "$.training.name",
-                    "ExecutionRoleArn": job_role_arn,
-                    "VpcConfig": vpc,
+                    "ExecutionRoleArn": spec.job_role_arn,
+                    "VpcConfig": spec.vpc,
                     "PrimaryContainer": {
-                        "Image": image_uri,
+                        "Image": spec.image_uri,
                         "ModelDataUrl.$": "$.training.modelData",
-                        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": code_uri},
+                        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": spec.code_uri},
                     },
                 },
                 "ResultPath": None,
             },
         )
-        transform = sfn.CustomState(
+
+    def _transform(self, spec: "_JobSpec", instance_type: str) -> sfn.CustomState:
+        """Batch transform of the held-out slice and the pool (.sync)."""
+        return sfn.CustomState(
             self,
             "Predict",
             state_json={
@@ -155,17 +198,21 @@ class ActiveLearningMachine(Construct):
                         "S3OutputPath.$": "$.prepare.predictOutputUri",
                         "Accept": "text/csv",
                         "AssembleWith": "Line",
-                        "KmsKeyId": kms_key_arn,
+                        "KmsKeyId": spec.kms_key_arn,
                     },
                     "TransformResources": {
                         "InstanceCount": 1,
-                        "InstanceType": transform_instance_type,
-                        "VolumeKmsKeyId": kms_key_arn,
+                        "InstanceType": instance_type,
+                        "VolumeKmsKeyId": spec.kms_key_arn,
                     },
                 },
                 "ResultPath": None,
             },
         )
+
+    def _human_labeling(self, launcher: sfn.StateMachine, name_prefix: str, workers_per_object: int,
+                        held_out_workers_per_object: int) -> sfn.Parallel:
+        """The uncertain and held-out batches, each a run of the labeling-job machine when not empty."""
         jobs = sfn.Parallel(self, "HumanLabeling", result_path="$.jobs")
         for branch, count, manifest, workers in (
             ("Uncertain", "$.select.uncertainCount", "$.select.uncertainManifestUri", workers_per_object),
@@ -194,6 +241,11 @@ class ActiveLearningMachine(Construct):
                 .when(sfn.Condition.number_greater_than(count, 0), run_job)
                 .otherwise(sfn.Pass(self, f"No{branch}", result=sfn.Result.from_object({})))
             )
+        return jobs
+
+    def _rounds(self, prepare: tasks.LambdaInvoke, select: tasks.LambdaInvoke, merge: tasks.LambdaInvoke,
+                jobs: sfn.Parallel, model_jobs: sfn.Chain) -> sfn.Pass:
+        """prepare -> (model jobs when trainable) -> select -> humans -> merge, until done."""
         next_round = sfn.Pass(
             self,
             "NextRound",
@@ -214,7 +266,7 @@ class ActiveLearningMachine(Construct):
             sfn.Choice(self, "Trainable?")
             .when(
                 sfn.Condition.boolean_equals("$.prepare.trainable", True),
-                train.next(model).next(transform).next(select),
+                model_jobs,
             )
             .otherwise(select)
         )
@@ -229,22 +281,9 @@ class ActiveLearningMachine(Construct):
                 "hyperparameters.$": "$.hyperparameters",
             },
         )
-        log_group = logs.LogGroup(
-            self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(start.next(prepare)),
-            tracing_enabled=True,
-            timeout=cdk.Duration.days(60),
-            role=role,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            comment="Active learning: model labels above a calibrated threshold, humans label the rest",
-        )
-        self._grant(region, account, name_prefix, job_role_arn)
+        return start
 
-    def _grant(self, region: str, account: str, name_prefix: str, job_role_arn: str) -> None:
+    def _grant(self, region: str, account: str, name_prefix: str, job_role_arn: str, kms_key_arn: str) -> None:
         """What the .sync SageMaker integrations need (Step Functions developer guide, SageMaker IAM)."""
         add = self.state_machine.add_to_role_policy
         add(
@@ -272,6 +311,16 @@ class ActiveLearningMachine(Construct):
                 actions=["iam:PassRole"],
                 resources=[job_role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        # CreateTrainingJob/CreateTransformJob with a VolumeKmsKeyId: SageMaker creates a grant on the
+        # key in the caller's name for the jobs' volumes.
+        add(
+            iam.PolicyStatement(
+                sid="VolumeKeyGrants",
+                actions=["kms:CreateGrant"],
+                resources=[kms_key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
         add(

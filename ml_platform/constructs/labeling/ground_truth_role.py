@@ -62,7 +62,8 @@ class GroundTruthRole(Construct):
         add(
             iam.PolicyStatement(
                 sid="WriteLabelingOutput",
-                actions=["s3:PutObject"],
+                # SageMaker uploads large outputs in parts and aborts a failed upload.
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
                 resources=[f"arn:aws:s3:::{curated_bucket}/{OUTPUT_PREFIX}*"],
             )
         )

@@ -2,13 +2,16 @@
 
 Input: {"jobName", "manifestUri" (s3:// under the raw zone's labeling/ prefix), "labels": [...],
         optional "taskType" ("custom" | "text-classification" | "image-classification" | "bounding-box"),
-        "automatedLabeling" (built-in tasks), "objectCount", "workersPerObject", "labelAttributeName"}.
+        "automatedLabeling" (built-in tasks), "workersPerObject", "labelAttributeName"}.
 It writes the job's label category file and worker template under the curated zone's
 `labeled/jobs/<jobName>/` (KMS), creates the job (output there too, KMS; automated labeling with the
 volume key and the VPC), polls DescribeLabelingJob until the job ends, and on success turns the output
-manifest into JSON-lines rows of the `labeled_events` table (`labeled/tables/labeled_events/`).
-Automated labeling with fewer than 1,250 objects is refused at the start with that reason. Success and
-failure reach the alert topic through an EventBridge rule on the execution's status.
+manifest into JSON-lines rows of the `labeled_events` Glue table (labeled_table.py). Before anything
+is written, the steps function validates the run input (labeling_validate.py: job name, labels, task
+type, workers, a manifest under the raw zone's `labeling/` prefix that exists and lists data
+objects, automated labeling only for built-in tasks and on at least 1,250 objects counted in the
+manifest); a refused input fails the run at once with the reason as its cause. Success and failure
+reach the alert topic through an EventBridge rule on the execution's status.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from ml_platform.constructs.labeling.labeled_table import TABLES_PREFIX
 from ml_platform.constructs.labeling.labeling_job_request import JobSettings, create_labeling_job_parameters
 from ml_platform.constructs.labeling.task_types import BUILT_IN_TASKS, CUSTOM_TASK, MIN_OBJECTS_FOR_AUTOMATED_LABELING
 
 JOBS_PREFIX = "labeled/jobs"
-TABLE_PREFIX = "labeled/tables/labeled_events"
 
 
 class LabelingJobLauncher(Construct):
@@ -46,6 +49,7 @@ class LabelingJobLauncher(Construct):
         built_in_templates: dict[str, str],
         defaults: dict[str, object],
         export_lambda_arn: str,
+        input_prefix_uri: str,
         job_name_prefix: str,
         logs_key: kms.IKey,
         log_retention: logs.RetentionDays,
@@ -57,49 +61,72 @@ class LabelingJobLauncher(Construct):
         self.job_name_prefix = job_name_prefix
         self.settings, self.curated_bucket, self.lake_key = settings, curated_bucket, lake_key
         self.custom_template, self.built_in_templates = custom_template, built_in_templates
-        prepare = self._prepare(defaults)
-        create = self._create_choice()
-        wait = sfn.Wait(self, "WaitForJob", time=sfn.WaitTime.duration(cdk.Duration.minutes(1)))
-        describe = tasks.CallAwsService(
+        self.steps_function = _function_ref(self, export_lambda_arn)
+        prepare = self._prepare(defaults, input_prefix_uri)
+        self._poll_loop(self._create_choice())
+        log_group = logs.LogGroup(
+            self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
+        )
+        self.state_machine = sfn.StateMachine(
             self,
-            "DescribeLabelingJob",
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(prepare.next(self._route)),
+            tracing_enabled=True,
+            timeout=cdk.Duration.days(11),
+            role=role,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            comment="Runs one Ground Truth labeling job from a manifest and exports its labels",
+        )
+        self._grant()
+        report_status(self, self.state_machine, alerts_topic, "labeling job")
+
+    def _describe(self, construct_id: str, result_selector: dict[str, str]) -> tasks.CallAwsService:
+        """DescribeLabelingJob on the execution's job into `$.job`."""
+        return tasks.CallAwsService(
+            self,
+            construct_id,
             service="sagemaker",
             action="describeLabelingJob",
             parameters={"LabelingJobName.$": "$.jobName"},
-            iam_resources=[f"arn:aws:sagemaker:{settings.region}:{cdk.Aws.ACCOUNT_ID}:labeling-job/{job_name_prefix}*"],
-            result_selector={
-                "status.$": "$.LabelingJobStatus",
-                "outputManifest.$": "$.LabelingJobOutput.OutputDatasetS3Uri",
-                "counters.$": "$.LabelCounters",
-            },
+            iam_resources=[
+                f"arn:aws:sagemaker:{self.settings.region}:{cdk.Aws.ACCOUNT_ID}:labeling-job/{self.job_name_prefix}*"
+            ],
+            result_selector=result_selector,
             result_path="$.job",
         )
-        describe_first = tasks.CallAwsService(
-            self,
-            "DescribeLabelingJobStatus",
-            service="sagemaker",
-            action="describeLabelingJob",
-            parameters={"LabelingJobName.$": "$.jobName"},
-            iam_resources=[f"arn:aws:sagemaker:{settings.region}:{cdk.Aws.ACCOUNT_ID}:labeling-job/{job_name_prefix}*"],
-            result_selector={"status.$": "$.LabelingJobStatus"},
-            result_path="$.job",
-        )
-        export = tasks.LambdaInvoke(
+
+    def _export(self) -> tasks.LambdaInvoke:
+        """The steps function turns the output manifest into rows of the labeled-events table."""
+        return tasks.LambdaInvoke(
             self,
             "ExportLabels",
-            lambda_function=_function_ref(self, export_lambda_arn),
+            lambda_function=self.steps_function,
             payload=sfn.TaskInput.from_object(
                 {
                     "action": "export",
                     "jobName.$": "$.jobName",
                     "outputManifest.$": "$.job.outputManifest",
                     "labelAttributeName.$": "$.labelAttributeName",
-                    "run": {"bucket": curated_bucket, "prefix": TABLE_PREFIX + "/"},
+                    "run": {"bucket": self.curated_bucket, "prefix": TABLES_PREFIX + "/"},
                 }
             ),
             payload_response_only=True,
             result_path="$.export",
         )
+
+    def _poll_loop(self, creates: list[tasks.CallAwsService]) -> sfn.Wait:
+        """After each create: wait a minute, describe, until Completed (export) or Failed/Stopped."""
+        wait = sfn.Wait(self, "WaitForJob", time=sfn.WaitTime.duration(cdk.Duration.minutes(1)))
+        describe = self._describe(
+            "DescribeLabelingJob",
+            {
+                "status.$": "$.LabelingJobStatus",
+                "outputManifest.$": "$.LabelingJobOutput.OutputDatasetS3Uri",
+                "counters.$": "$.LabelCounters",
+            },
+        )
+        describe_first = self._describe("DescribeLabelingJobStatus", {"status.$": "$.LabelingJobStatus"})
+        export = self._export()
         failed = sfn.Fail(
             self, "LabelingJobFailed", cause="The labeling job failed or was stopped", error="LabelingJobFailed"
         )
@@ -117,26 +144,17 @@ class LabelingJobLauncher(Construct):
             .otherwise(wait)
         )
         wait.next(describe_first).next(poll)
-        for state in create:
+        for state in creates:
             state.next(wait)
-        log_group = logs.LogGroup(
-            self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(prepare.next(self._route)),
-            tracing_enabled=True,
-            timeout=cdk.Duration.days(11),
-            role=role,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            comment="Runs one Ground Truth labeling job from a manifest and exports its labels",
-        )
+        return wait
+
+    def _grant(self) -> None:
+        """PassRole of the jobs' role to SageMaker only, the job files, the lake key."""
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="PassGroundTruthRole",
                 actions=["iam:PassRole"],
-                resources=[settings.role_arn],
+                resources=[self.settings.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
@@ -144,13 +162,34 @@ class LabelingJobLauncher(Construct):
             iam.PolicyStatement(
                 sid="WriteJobFiles",
                 actions=["s3:PutObject"],
-                resources=[f"arn:aws:s3:::{curated_bucket}/{JOBS_PREFIX}/*"],
+                resources=[f"arn:aws:s3:::{self.curated_bucket}/{JOBS_PREFIX}/*"],
             )
         )
-        lake_key.grant(self.state_machine, "kms:GenerateDataKey", "kms:Decrypt")
-        report_status(self, self.state_machine, alerts_topic, "labeling job")
+        self.lake_key.grant(self.state_machine, "kms:GenerateDataKey", "kms:Decrypt")
 
-    def _prepare(self, defaults: dict[str, object]) -> sfn.Chain:
+    def _validate(self, input_prefix_uri: str) -> tasks.LambdaInvoke:
+        """The steps function checks the merged input and counts the manifest's objects
+        (`$.validation.objectCount`); a refused input fails the run with the reason as its cause."""
+        validate = tasks.LambdaInvoke(
+            self,
+            "ValidateInput",
+            lambda_function=self.steps_function,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "action": "validate",
+                    "request.$": "$",
+                    "jobNamePrefix": self.job_name_prefix,
+                    "inputPrefix": input_prefix_uri,
+                }
+            ),
+            payload_response_only=True,
+            result_path="$.validation",
+        )
+        refused = sfn.Fail(self, "InvalidInput", error="InvalidInput", cause_path="$.refusal.Cause")
+        validate.add_catch(refused, errors=["InvalidLabelingRequest"], result_path="$.refusal")
+        return validate
+
+    def _prepare(self, defaults: dict[str, object], input_prefix_uri: str) -> sfn.Chain:
         with_defaults = sfn.Pass(self, "Defaults", result=sfn.Result.from_object(defaults), result_path="$.defaults")
         merged = sfn.Pass(
             self,
@@ -176,7 +215,7 @@ class LabelingJobLauncher(Construct):
             "WriteCategoryFile", "label-categories.json", {"Body.$": "States.JsonToString($.categoryFile)"}
         )
         self._route = sfn.Choice(self, "TaskType?")
-        return with_defaults.next(merged).next(labels).next(document).next(write)
+        return with_defaults.next(merged).next(self._validate(input_prefix_uri)).next(labels).next(document).next(write)
 
     def _put(self, construct_id: str, file_name: str, body: dict[str, str]) -> tasks.CallAwsService:
         return tasks.CallAwsService(
@@ -203,7 +242,7 @@ class LabelingJobLauncher(Construct):
             "TooFewObjectsForAutomatedLabeling",
             error="InvalidInput",
             cause=f"Automated data labeling needs at least {MIN_OBJECTS_FOR_AUTOMATED_LABELING:,} "
-            "objects in the manifest (objectCount); label smaller sets without it",
+            "objects in the manifest; label smaller sets without it",
         )
         no_auto = sfn.Fail(
             self,
@@ -239,7 +278,9 @@ class LabelingJobLauncher(Construct):
                 .when(
                     sfn.Condition.and_(
                         sfn.Condition.boolean_equals("$.automatedLabeling", True),
-                        sfn.Condition.number_less_than("$.objectCount", MIN_OBJECTS_FOR_AUTOMATED_LABELING),
+                        sfn.Condition.number_less_than(
+                            "$.validation.objectCount", MIN_OBJECTS_FOR_AUTOMATED_LABELING
+                        ),
                     ),
                     too_few,
                 )

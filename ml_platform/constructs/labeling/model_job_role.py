@@ -38,7 +38,14 @@ class ModelJobRole(Construct):
         )
         add = self.role.add_to_principal_policy
         run_objects = f"arn:aws:s3:::{curated_bucket}/{prefix}*"
-        add(iam.PolicyStatement(sid="RunPrefix", actions=["s3:GetObject", "s3:PutObject"], resources=[run_objects]))
+        # Model artifacts and predictions are uploaded in parts; a failed upload is aborted.
+        add(
+            iam.PolicyStatement(
+                sid="RunPrefix",
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[run_objects],
+            )
+        )
         add(
             iam.PolicyStatement(
                 sid="ListRunPrefix",

@@ -68,6 +68,21 @@ class PrivateWorkforce(Construct):
             enforce_ssl=True,
             display_name=f"{name} labeling tasks for workers",
         )
+        # SageMaker publishes the task notices on the workteam's behalf (SageMaker Developer Guide,
+        # "Create the Amazon SNS topic" for work teams): only for workteams of this account.
+        stack = cdk.Stack.of(self)
+        self.notification_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="SageMakerPublishesTaskNotices",
+                principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.notification_topic.topic_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:sagemaker:{stack.region}:{stack.account}:workteam/*"},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
+        )
         self.user_pool: cognito.UserPool | None = None
         self.workforce: sagemaker.CfnWorkforce | None = None
         workforce_name = existing_workforce_name or name

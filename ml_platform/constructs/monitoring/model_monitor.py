@@ -193,6 +193,12 @@ class ModelMonitorEngine(Construct):
         role.add_to_principal_policy(iam.PolicyStatement(
             sid=f"ReadRegisteredBaselines{_sid(i.endpoint)}", actions=["s3:GetObject"],
             resources=[i.artifacts.arn_for_objects(f"{baselines_read}/*")]))
+        # A baseline file or metrics file that is not there must answer NoSuchKey (the function
+        # skips optional baseline files and reads Model Monitor's reports), not AccessDenied.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid=f"ListBaselinesAndReports{_sid(i.endpoint)}", actions=["s3:ListBucket"],
+            resources=[i.artifacts.bucket_arn], conditions={"StringLike": {
+                "s3:prefix": [f"{baselines_read}/*", f"{MODEL_MONITOR_PREFIX}/{i.endpoint}/*"]}}))
         role.add_to_principal_policy(iam.PolicyStatement(
             sid=f"ReadModelMonitorReports{_sid(i.endpoint)}", actions=["sagemaker:DescribeProcessingJob"],
             resources=[arn("processing-job", "*")]))

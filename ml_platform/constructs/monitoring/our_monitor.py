@@ -103,9 +103,12 @@ class OurMonitor(Construct):
             iam.PolicyStatement(sid="PassJobRoleToSageMakerOnly", actions=["iam:PassRole"],
                                 resources=[self.job_role.role_arn],
                                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+            # Reports too: reading a job's metrics file that is not there must answer NoSuchKey
+            # (a Model Monitor execution writes none), not AccessDenied.
             iam.PolicyStatement(sid="ListCaptureAndLabels", actions=["s3:ListBucket"],
                                 resources=[self.artifacts.bucket_arn], conditions={"StringLike": {
-                                    "s3:prefix": [f"{CAPTURE_PREFIX}/*", f"{LABELS_PREFIX}/*"]}}),
+                                    "s3:prefix": [f"{CAPTURE_PREFIX}/*", f"{LABELS_PREFIX}/*",
+                                                  f"{REPORTS_PREFIX}/*"]}}),
             iam.PolicyStatement(sid="ManifestsAndReports", actions=["s3:PutObject", "s3:GetObject"],
                                 resources=[self.artifacts.arn_for_objects(f"{REPORTS_PREFIX}/*")]),
             # PutMetricData has no resource-level permissions; the namespace condition scopes it.
@@ -115,6 +118,10 @@ class OurMonitor(Construct):
         for statement in statements:
             role.add_to_principal_policy(statement)
         self.models_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        # CreateProcessingJob with a VolumeKmsKeyId: SageMaker creates a grant in the caller's name.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="JobVolumeKeyGrants", actions=["kms:CreateGrant"], resources=[self.models_key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}))
         sm = f"arn:aws:sagemaker:{stack.region}:{stack.account}"
         reasons = {f"arn:aws:s3:::{self.artifacts.bucket_name}/{REPORTS_PREFIX}/*":
                    f"Monitoring function: {PREFIX_REASONS[REPORTS_PREFIX]} (writes manifests, reads metrics files)",

@@ -13,9 +13,12 @@ from flowcheck.conditions import UnsupportedPolicy
 from flowcheck.evaluate import Decision, evaluate
 from flowcheck.lakeformation import LakeFormation
 from flowcheck.policy import Principal, Request
+from ml_platform.constructs.monitoring.images import CLARIFY_ACCOUNTS, MODEL_MONITOR_ACCOUNTS
 
 Document = Mapping[str, Any]
-AWS_IMAGE_ACCOUNTS = {"141502667606", "685385470294", "683313688378"}  # SageMaker XGBoost images' owners
+# Owners of AWS's SageMaker images every account may pull: XGBoost, Model Monitor, Clarify.
+AWS_IMAGE_ACCOUNTS = {"141502667606", "685385470294", "683313688378", *MODEL_MONITOR_ACCOUNTS.values(),
+                      *CLARIFY_ACCOUNTS.values()}
 
 
 @dataclass

@@ -94,7 +94,7 @@ def test_transform_output_that_does_not_match_its_input_is_refused(al_handler, s
 
 
 @pytest.mark.parametrize("change, reason", [
-    ({"action": "train"}, "action must be prepare, select, merge or export"),
+    ({"action": "train"}, "action must be validate, prepare, select, merge or export"),
     ({"settings": {"classes": ["1"]}}, "settings.classes"),
     ({"settings": {"classes": ["0", "1"], "target_acuracy": 0.9}}, "unknown field"),
     ({"run": {"bucket": BUCKET}}, "run.bucket and run.prefix"),
@@ -120,14 +120,15 @@ def test_export_turns_the_output_manifest_into_table_rows_and_keeps_the_unlabele
     key = "labeled/jobs/mlp-dev-review-1/manifests/output/output.manifest"
     s3.put_object(Bucket=BUCKET, Key=key, Body="".join(json.dumps(x) + "\n" for x in lines))
     event = {"action": "export", "jobName": "mlp-dev-review-1", "outputManifest": f"s3://{BUCKET}/{key}",
-             "labelAttributeName": "is-fraud", "run": {"bucket": BUCKET, "prefix": "labeled/tables/labeled_events/"}}
+             "labelAttributeName": "is-fraud", "run": {"bucket": BUCKET, "prefix": "labeled/tables/"}}
     # WHEN the launcher's export step runs
     result = al_handler.handler(event, None, client=s3)
     # THEN the labelled record is a table row with its label, and the failed one is kept with the reason
     assert (result["labeled"], result["unlabeled"]) == (1, 1)
-    table = "labeled/tables/labeled_events/labeling_job=mlp-dev-review-1/"
-    row = json.loads(s3.get_object(Bucket=BUCKET, Key=table + "labels.jsonl")["Body"].read())
+    table = "labeled/tables/labeled_events/mlp-dev-review-1.jsonl"  # the Glue table's location, one file per job
+    row = json.loads(s3.get_object(Bucket=BUCKET, Key=table)["Body"].read())
     assert row == {"event_id": "evt-1", "amount": 3.5, "label": "1", "label_confidence": 0.67,
                    "labeling_job": "mlp-dev-review-1"}
-    kept = json.loads(s3.get_object(Bucket=BUCKET, Key=table + "unlabeled.jsonl")["Body"].read())
+    rejects = "labeled/tables/labeling_rejects/mlp-dev-review-1.jsonl"  # outside the table
+    kept = json.loads(s3.get_object(Bucket=BUCKET, Key=rejects)["Body"].read())
     assert kept["event_id"] == "evt-2" and kept["reason"] == "ClientError: annotation timed out"
