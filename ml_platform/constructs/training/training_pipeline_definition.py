@@ -3,7 +3,7 @@
 preprocess (Processing) -> tune (Bayesian HPO) -> evaluate (Processing, `evaluation.json`) ->
 condition (AUC >= threshold) -> register (PendingManualApproval) [-> model -> batch transform].
 
-Offline by construction: the session has a fixed region, a default bucket and telemetry off; code
+Offline by construction (`offline_sdk.py`): the session has a fixed region, a default bucket and telemetry off; code
 is given as S3 URIs of CDK assets (nothing is uploaded); roles are fixed ARNs (no lookups).
 Values only known at deploy time (subnets, keys, buckets) are passed as `${Name}` placeholders
 that the CDK construct substitutes with `Fn::Sub`.
@@ -11,22 +11,17 @@ that the CDK construct substitutes with `Fn::Sub`.
 Where the SDK falls short it says so here: SDK v3's tuner drops the training job's network
 isolation, inter-container encryption and volume KMS key from the tuning job definition, so
 `_harden_tuning_job` puts them back; register/model/transform are written as JSON
-(`pipeline_model_steps`).
+(`training_pipeline_steps.py`).
 """
 from __future__ import annotations
 
 import json
-import logging
-import os
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from ml_platform.config_sections.training import TrainingConfig
 from ml_platform.constants import PIPELINES_PREFIX
+from ml_platform.constructs.training.offline_sdk import offline, pipeline_session, sdk
 
 PREPROCESS, TUNE, EVALUATE, CHECK, REGISTER, MODEL, TRANSFORM, FAIL = (
     "Preprocess", "TuneXGBoost", "Evaluate", "CheckModelQuality", "RegisterModel", "CreateModel",
@@ -65,72 +60,6 @@ class TrainingPipelineSpec:
     metric_definitions: list[dict[str, Any]] = field(default_factory=list)
     # baseline.py's arguments (constructs/monitoring/baseline_step.py); None: no baseline step.
     baseline_arguments: tuple[str, ...] | None = None
-
-
-@contextmanager
-def _offline(region: str) -> Iterator[None]:
-    """Environment for the SDK while it builds the definition, restored afterwards.
-
-    Some SDK modules create boto3 clients at import time (they need a default region), and
-    creating a client resolves credentials: without any configured, botocore would ask the EC2
-    instance metadata service over the network. Both are pinned here so that synth makes no call.
-    """
-    # Roles are fixed ARNs: the SDK must not try to look them up in IAM.
-    pinned = {"AWS_DEFAULT_REGION": region, "AWS_EC2_METADATA_DISABLED": "true",
-              "SAGEMAKER_VALIDATE_ROLE": "false"}
-    saved = {k: os.environ.get(k) for k in pinned}
-    os.environ.update(pinned)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@lru_cache(maxsize=1)
-def _sdk() -> Any:
-    """Import the SDK once, quietly (its INFO logs and warnings are noise in `cdk synth`)."""
-    for name in ("sagemaker", "sagemaker.config"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module=r"sagemaker\..*")
-    from sagemaker.core.workflow import functions
-    from sagemaker.mlops.workflow import pipeline  # noqa: F401
-    _check_config_schema_once()
-    return functions
-
-
-def _check_config_schema_once() -> None:
-    """Validate the session's SDK config against a schema checked once, not once per lookup.
-
-    The SDK validates the session's config on every config lookup (about 50 per pipeline) with
-    `jsonschema.validate`, which first checks the large, constant schema itself against its
-    meta-schema: that check was ~40 % of a stage's synth time. This does what `jsonschema.validate`
-    does (same validator class, same best-match error) with the schema check done once.
-    """
-    import jsonschema  # type: ignore[import-untyped]  # the SDK's own dependency
-    from sagemaker.core.config import config_manager
-    schema = config_manager.SAGEMAKER_PYTHON_SDK_CONFIG_SCHEMA
-    validator_class = jsonschema.validators.validator_for(schema)
-    validator_class.check_schema(schema)
-    validator = validator_class(schema)
-
-    def validate(sagemaker_config: dict[str, Any] | None = None) -> None:
-        error = jsonschema.exceptions.best_match(validator.iter_errors(sagemaker_config))
-        if error is not None:
-            raise error
-
-    config_manager.SageMakerConfig.validate_sagemaker_config = staticmethod(validate)
-
-
-def _session(spec: TrainingPipelineSpec) -> Any:
-    import boto3  # type: ignore[import-untyped]  # the SDK's own dependency; no stubs installed
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
-    config = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
-    return PipelineSession(boto_session=boto3.Session(region_name=spec.region),
-                           default_bucket=spec.artifacts_bucket, sagemaker_config=config)
 
 
 def _s3(spec: TrainingPipelineSpec, *parts: Any) -> Any:
@@ -345,8 +274,8 @@ def _approved_branch(spec: TrainingPipelineSpec, preprocess: Any, evaluate: Any,
 
 def build_training_pipeline_definition(spec: TrainingPipelineSpec) -> dict[str, Any]:
     """The pipeline definition (a dict ready for `json.dumps`); makes no AWS or network call."""
-    with _offline(spec.region):
-        return _build(spec, _sdk())
+    with offline(spec.region):
+        return _build(spec, sdk())
 
 
 def _build(spec: TrainingPipelineSpec, functions: Any) -> dict[str, Any]:
@@ -354,7 +283,7 @@ def _build(spec: TrainingPipelineSpec, functions: Any) -> dict[str, Any]:
     from sagemaker.mlops.workflow.condition_step import ConditionStep
     from sagemaker.mlops.workflow.fail_step import FailStep
     from sagemaker.mlops.workflow.pipeline import Pipeline
-    session, params = _session(spec), _parameters(spec)
+    session, params = pipeline_session(spec.region, spec.artifacts_bucket), _parameters(spec)
     preprocess = _preprocess_step(spec, session, params)
     tuning = _tuning_step(spec, session, params, preprocess)
     evaluate, report, best_model = _evaluate_step(spec, session, preprocess, tuning)
