@@ -20,8 +20,8 @@ from ml_platform.constructs.monitoring.baseline_step import baseline_arguments
 from ml_platform.constructs.training.code_bundle import CodeBundle
 from ml_platform.constructs.training.job_roles import SageMakerJobRole
 from ml_platform.constructs.training.model_registry import ModelRegistry
-from ml_platform.constructs.training.training_pipeline import TrainingPipeline
-from ml_platform.constructs.training.training_pipeline_definition import Placement, TrainingPipelineSpec
+from ml_platform.constructs.training.training_pipeline import TrainingPipeline, deploy_time_values
+from ml_platform.constructs.training.training_pipeline_definition import TrainingPipelineSpec
 from ml_platform.constructs.training.training_pipeline_triggers import TrainingPipelineTriggers
 from ml_platform.constructs.training.xgboost_image import xgboost_image_uri
 from ml_platform.naming import Naming
@@ -58,11 +58,10 @@ class TrainingStack(PlatformStack):
             self, "PipelineRole", role_name=naming.role_name(PIPELINE_ROLE),
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker Pipelines: runs the training pipeline's steps")
-        subnet_ids = network.vpc.select_subnets(subnet_type=network.private_subnets.subnet_type).subnet_ids
-        values = {f"Subnet{i}": s for i, s in enumerate(subnet_ids)}
-        values.update(WorkloadSg=network.workload_security_group.security_group_id,
-                      ModelsKey=models_key.key_arn, Artifacts=lake.artifacts.bucket_name,
-                      Features=lake.features.bucket_name)
+        placement, values = deploy_time_values(
+            subnet_ids=network.vpc.select_subnets(subnet_type=network.private_subnets.subnet_type).subnet_ids,
+            security_group_id=network.workload_security_group.security_group_id, models_key_arn=models_key.key_arn,
+            artifacts_bucket=lake.artifacts.bucket_name, features_bucket=lake.features.bucket_name)
         spec = TrainingPipelineSpec(
             name=naming.resource_name("training"), region=config.region,
             image_uri=xgboost_image_uri(config.region, t.xgboost_framework_version),
@@ -70,8 +69,7 @@ class TrainingStack(PlatformStack):
             processing_role_arn=naming.role_arn(PROCESSING_ROLE), training_role_arn=naming.role_arn(TRAINING_ROLE),
             artifacts_bucket="${Artifacts}", default_input_uri=f"s3://${{Features}}/{input_prefix}",
             model_package_group=self.registry.group_name, training=t,
-            placement=Placement(subnet_ids=tuple(f"${{Subnet{i}}}" for i in range(len(subnet_ids))),
-                                security_group_id="${WorkloadSg}", kms_key_arn="${ModelsKey}"),
+            placement=placement,
             baseline_arguments=baseline_arguments(config.monitoring))
         self.pipeline = TrainingPipeline(self, "TrainingPipeline", spec=spec, values=values,
                                          role=self.pipeline_role,
@@ -82,6 +80,11 @@ class TrainingStack(PlatformStack):
         for role in (self.pipeline_role, self.processing_role, self.training_role):
             grant_volume_encryption(models_key, role)
         self._grant_data(lake, naming, input_prefix)
+        self._triggers(naming, lake, schedule=t.schedule_cron, prefix=input_prefix, alerts_topic=alerts_topic)
+
+    def _triggers(self, naming: Naming, lake: DataLake, *, schedule: str | None, prefix: str,
+                  alerts_topic: sns.ITopic) -> None:
+        """EventBridge starts the pipeline on schedule and when new training data lands."""
         self.events_role = PlatformRole(
             self, "EventsRole", role_name=naming.role_name(EVENTS_ROLE),
             assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
@@ -89,7 +92,7 @@ class TrainingStack(PlatformStack):
         self.pipeline.grant_start_execution(self.events_role)
         self.triggers = TrainingPipelineTriggers(
             self, "Triggers", pipeline_arn=self.pipeline.pipeline_arn, role=self.events_role,
-            schedule=t.schedule_cron, bucket_name=lake.features.bucket_name, prefix=input_prefix,
+            schedule=schedule, bucket_name=lake.features.bucket_name, prefix=prefix,
             alerts_topic=alerts_topic)
 
     def _grant_data(self, lake: DataLake, naming: Naming, training_ready_prefix: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -12,6 +12,7 @@ from constructs import Construct
 
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.training_pipeline_definition import (
+    Placement,
     TrainingPipelineSpec,
     build_training_pipeline_definition,
 )
@@ -25,6 +26,18 @@ def substitute(body: str, values: Mapping[str, str]) -> str:
     if used != set(values):
         raise ValueError(f"placeholders {sorted(used)} do not match the values {sorted(values)}")
     return cdk.Fn.sub(body, dict(values))
+
+
+def deploy_time_values(*, subnet_ids: Sequence[str], security_group_id: str, models_key_arn: str,
+                       artifacts_bucket: str, features_bucket: str) -> tuple[Placement, dict[str, str]]:
+    """The jobs' placement as `${Name}` placeholders, and the values `Fn::Sub` puts in their place
+    at deploy time (subnets, security group, key and buckets are tokens while the definition is built)."""
+    values = {f"Subnet{i}": subnet for i, subnet in enumerate(subnet_ids)}
+    values.update(WorkloadSg=security_group_id, ModelsKey=models_key_arn, Artifacts=artifacts_bucket,
+                  Features=features_bucket)
+    placement = Placement(subnet_ids=tuple(f"${{Subnet{i}}}" for i in range(len(subnet_ids))),
+                          security_group_id="${WorkloadSg}", kms_key_arn="${ModelsKey}")
+    return placement, values
 
 
 class TrainingPipeline(Construct):
