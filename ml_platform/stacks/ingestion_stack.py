@@ -46,17 +46,7 @@ class IngestionStack(PlatformStack):
             shard_count=None if streaming.on_demand else streaming.shard_count,
             removal_policy=removal_policy, alerting=alerting)
         self.stream = events.stream
-        # The producer path: applications of this account assume this role and PutRecords JSON events
-        # in the shape of lambda/firehose_transform/event_schema.json (the streaming key admits it).
-        self.producer_role = PlatformRole(
-            self, "ProducerRole", role_name=naming.role_name(RolePurpose.STREAM_PRODUCER),
-            assumed_by=iam.AccountPrincipal(config.account),
-            description="Event producers: put card-transaction events on the stream")
-        events.grant_write(self.producer_role)
-        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-            self.producer_role.acknowledge_wildcard(
-                f"Action::{action}", "CDK's Kinesis grant_write: the data-key and re-encrypt variants Kinesis uses "
-                                     "with the stream's one key (the key ARN is the only resource)")
+        self.producer_role = self._producer_role(events, naming, config.account)
         transform_role = PlatformRole(
             self, "TransformRole", role_name=naming.role_name(RolePurpose.STREAM_TRANSFORM),
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -85,6 +75,20 @@ class IngestionStack(PlatformStack):
         self.delivery.delivery_stream.node.add_dependency(*governance.permissions_for(delivery_role))
         self._acknowledge(transform_role, delivery_role, raw)
         self.delivery_alarms = delivery_alarms(self, delivery_stream=self.delivery.delivery_stream, alerting=alerting)
+
+    def _producer_role(self, events: EventStream, naming: Naming, account: str) -> PlatformRole:
+        """The producer path: applications of this account assume this role and PutRecords JSON events
+        in the shape of lambda/firehose_transform/event_schema.json (the streaming key admits it)."""
+        role = PlatformRole(
+            self, "ProducerRole", role_name=naming.role_name(RolePurpose.STREAM_PRODUCER),
+            assumed_by=iam.AccountPrincipal(account),
+            description="Event producers: put card-transaction events on the stream")
+        events.grant_write(role)
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+            role.acknowledge_wildcard(
+                f"Action::{action}", "CDK's Kinesis grant_write: the data-key and re-encrypt variants Kinesis uses "
+                                     "with the stream's one key (the key ARN is the only resource)")
+        return role
 
     def _acknowledge(self, transform_role: PlatformRole, delivery_role: PlatformRole, raw: s3.IBucket) -> None:
         function_logical_id = self.get_logical_id(cfn_child(self.transform.function, cdk.CfnElement))
