@@ -115,7 +115,8 @@ def ground_truth_flow(platform, request: dict, *, automated_job_requests: bool =
                  if automated_job_requests or a.startswith("Describe"))
         flow.add([pass_role(role, role.arn, SAGEMAKER, "automated labeling's jobs run as the role"),
                   volume_key_grant(role, resources["VolumeKmsKeyId"], "sagemaker", "automated labeling volumes")])
-        flow.add(vpc_network_interfaces(platform, role, "automated labeling in the VPC"))
+        flow.add(vpc_network_interfaces(platform, role, subnets=vpc["Subnets"], security_groups=vpc["SecurityGroupIds"],
+                                        why="automated labeling in the VPC"))
     return flow
 
 
@@ -263,7 +264,8 @@ def test_active_learning_jobs_run(platform, active_learning):
     flow.add(image_pull(platform, role, train["AlgorithmSpecification"]["TrainingImage"], "training image")
              + logs_write(platform, role, JOB_LOGS["Training"], "training logs")
              + logs_write(platform, role, JOB_LOGS["Transform"], "transform logs")
-             + vpc_network_interfaces(platform, role, "jobs in the VPC")
+             + vpc_network_interfaces(platform, role, subnets=train["VpcConfig"]["Subnets"],
+                                      security_groups=train["VpcConfig"]["SecurityGroupIds"], why="jobs in the VPC")
              + s3_read(platform, role, train["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"], "train")
              + s3_write(platform, role, f"{train['OutputDataConfig']['S3OutputPath']}/{train['TrainingJobName']}/output",
                         "model artifact", train["OutputDataConfig"]["KmsKeyId"])

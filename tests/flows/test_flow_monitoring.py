@@ -228,7 +228,8 @@ def test_model_monitor_jobs_run(model_monitor):
         app = props[f"{kind}AppSpecification"]
         flow = Flow(f"Model Monitor {kind}").add([assume(platform, SAGEMAKER, role)])
         flow.add(container_runtime_checks(platform, role, image=app["ImageUri"], logs="/aws/sagemaker/ProcessingJobs",
-                                          in_vpc=True, volume_key=cluster["VolumeKmsKeyId"], why=kind))
+                                          vpc=props["NetworkConfig"]["VpcConfig"], volume_key=cluster["VolumeKmsKeyId"],
+                                          why=kind))
         bucket = output["MonitoringOutputs"][0]["S3Output"]["S3Uri"].removeprefix("s3://").split("/")[0]
         flow.add(s3_read(platform, role, f"s3://{bucket}/data-capture/{endpoint}/AllTraffic/2026/12/01/02/c.jsonl",
                          "endpoint capture"))
