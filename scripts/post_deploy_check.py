@@ -26,11 +26,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the promotion script beside this one
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
+from promote_model import invoke_csv  # noqa: E402
 
 _WIDTH = re.compile(r"expected (\d+)")
 Send = Callable[[str], tuple[int, str]]  # CSV body -> (HTTP status, response text)
@@ -104,17 +108,8 @@ def answer_known_payload(send: Send, where: str) -> list[float]:
 
 
 def runtime_sender(runtime, endpoint_name: str) -> Send:
-    """InvokeEndpoint, the path of clients without the API front; a model's 4xx comes back as its status."""
-    def send(body: str) -> tuple[int, str]:
-        try:
-            response = runtime.invoke_endpoint(EndpointName=endpoint_name, ContentType="text/csv",
-                                               Accept="application/json", Body=body.encode())
-            return 200, response["Body"].read().decode()
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ModelError":
-                raise
-            return int(error.response.get("OriginalStatusCode", 500)), error.response.get("OriginalMessage", "")
-    return send
+    """InvokeEndpoint, the path of clients without the API front (the promotion smoke test's own call)."""
+    return lambda body: invoke_csv(runtime, endpoint_name, body)
 
 
 def api_sender(api_url: str, credentials, region: str, *, timeout_s: float = 30.0) -> Send:

@@ -81,7 +81,8 @@ def wait_in_service(sagemaker, endpoint_name: str, config_name: str, *, timeout_
         sleep(poll_s)
 
 
-def _invoke(runtime, endpoint_name: str, body: str) -> tuple[int, str]:
+def invoke_csv(runtime, endpoint_name: str, body: str) -> tuple[int, str]:
+    """InvokeEndpoint with a CSV body; a model's 4xx (ModelError) comes back as its status and message."""
     try:
         response = runtime.invoke_endpoint(EndpointName=endpoint_name, ContentType="text/csv",
                                            Accept="application/json", Body=body.encode())
@@ -93,12 +94,12 @@ def _invoke(runtime, endpoint_name: str, body: str) -> tuple[int, str]:
 
 
 def smoke_test(runtime, endpoint_name: str) -> list[float]:
-    status, text = _invoke(runtime, endpoint_name, "0")
+    status, text = invoke_csv(runtime, endpoint_name, "0")
     if status != 200:
         width = _WIDTH.search(text)
         if status != 400 or width is None:
             raise PromotionError(f"endpoint {endpoint_name} answered {status} to the width probe: {text[:300]}")
-        status, text = _invoke(runtime, endpoint_name, ",".join(["0"] * int(width.group(1))))
+        status, text = invoke_csv(runtime, endpoint_name, ",".join(["0"] * int(width.group(1))))
     if status != 200:
         raise PromotionError(f"endpoint {endpoint_name} answered {status}: {text[:300]}")
     predictions = json.loads(text).get("predictions")

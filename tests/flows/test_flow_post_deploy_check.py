@@ -108,9 +108,12 @@ def check_flow(platform: Platform, env: str) -> Flow:
 def test_check_role_makes_every_call_of_the_script(stages, env, tmp_path):
     flow = check_flow(stages[env], env)
     assert_authorized(stages[env], flow)
-    # Every boto3 call of the script as shipped has a check (a new call without one fails here).
+    # Every boto3 call of the script as shipped has a check (a new call without one fails here);
+    # its InvokeEndpoint is made by the promotion script's invoke_csv, which it imports.
     shutil.copy(SCRIPT, tmp_path / SCRIPT.name)
     wanted = {a.lower() for s, o in boto3_calls(tmp_path) for a in iam_actions(s, o)} - {"sts:assumerole"}
+    assert "from promote_model import invoke_csv" in SCRIPT.read_text()
+    wanted |= {"sagemaker:invokeendpoint"}
     checked = {c.action.lower() for c in flow.checks if isinstance(c, Call)}
     if load_config(env).endpoint.api_gateway:
         wanted -= {"sagemaker:invokeendpoint"}  # the API front is the clients' path there
