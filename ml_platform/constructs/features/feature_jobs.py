@@ -38,12 +38,13 @@ from ml_platform.constructs.data.glue_jobs import (
     GlueSparkJob,
     grant_glue_runtime,
 )
+from ml_platform.constructs.data.lake import grant_prefix_read, grant_prefix_read_write
 from ml_platform.constructs.data.lake_formation import LakeGovernance
 from ml_platform.constructs.features.feature_group import OFFLINE_PREFIX, FeatureGroup
 from ml_platform.constructs.features.stream_ingestion import feature_target
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.roles import PlatformRole
-from ml_platform.grant_acknowledgments import KMS, S3_READ, S3_READ_WRITE, acknowledge_grants, object_arns
+from ml_platform.grant_acknowledgments import acknowledge_grants
 from ml_platform.naming import Naming
 
 BACKFILL_PREFIX = "feature-store-backfill/"
@@ -107,8 +108,8 @@ class FeatureJobs(Construct):
         self._settings = job_settings
         self.backfill_role = self._role(RolePurpose.FEATURE_BACKFILL, "Glue: backfills feature groups from curated")
         b = sources.buckets
-        self._grant_prefix(b["features"], self.backfill_role, BACKFILL_PREFIX, write=True,
-                           reason="The backfill appends its ledger and rejected rows as Spark part files")
+        grant_prefix_read_write(b["features"], self.backfill_role, BACKFILL_PREFIX,
+                                "The backfill appends its ledger and rejected rows as Spark part files")
         self.backfill = {g.config.name: self._backfill(g) for g in groups}
         self.training_set_role = self._role(RolePurpose.FEATURE_TRAINING_SET,
                                             "Glue: point-in-time training set from the offline stores")
@@ -135,10 +136,10 @@ class FeatureJobs(Construct):
         role = PlatformRole(self, f"{purpose.title().replace('-', '')}Role", role_name=self._naming.role_name(purpose),
                             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"), description=description)
         b = self._sources.buckets
-        self._grant_prefix(b["curated"], role, self._sources.curated_events_prefix, write=False,
-                           reason="The job reads every curated event object (Parquet part files named by Spark)")
-        self._grant_prefix(b["artifacts"], role, GLUE_PREFIX, write=True,
-                           reason="Glue temp files and the training-set statistics, under the glue/ prefix only")
+        grant_prefix_read(b["curated"], role, self._sources.curated_events_prefix,
+                          "The job reads every curated event object (Parquet part files named by Spark)")
+        grant_prefix_read_write(b["artifacts"], role, GLUE_PREFIX,
+                                "Glue temp files and the training-set statistics, under the glue/ prefix only")
         self.security.grant_use(role)
         self.modules.grant_read(role)
         grant_glue_runtime(role, connection=self.connection, region=self._naming.region,
@@ -151,15 +152,6 @@ class FeatureJobs(Construct):
             f"Resource::{logs}": "Glue names its log groups per security configuration and role under /aws-glue/",
             f"Resource::{logs}:*": "Log streams of the /aws-glue/ log groups are named per run by Glue"})
         return role
-
-    @staticmethod
-    def _grant_prefix(bucket: s3.IBucket, role: PlatformRole, prefix: str, *, write: bool, reason: str) -> None:
-        if write:
-            bucket.grant_read_write(role, f"{prefix}*")
-        else:
-            bucket.grant_read(role, f"{prefix}*")
-        acknowledge_grants(role, actions=S3_READ_WRITE + KMS if write else S3_READ,
-                           resources={object_arns(bucket, prefix): reason})
 
     def _runtime(self, role: PlatformRole) -> GlueJobRuntime:
         artifacts = self._sources.buckets["artifacts"].bucket_name
@@ -182,8 +174,8 @@ class FeatureJobs(Construct):
         b, role = self._sources.buckets, self.training_set_role
         features = b["features"].bucket_name
         for prefix in (settings.training_set_prefix, TRAINING_SET_DATASETS_PREFIX):
-            self._grant_prefix(b["features"], role, prefix, write=True,
-                               reason="Spark writes the training set's Parquet and CSV part files with generated names")
+            grant_prefix_read_write(b["features"], role, prefix,
+                                    "Spark writes the training set's Parquet and CSV part files with generated names")
         return GlueSparkJob(
             self, "TrainingSet", name=self._naming.resource_name("feature-training-set"),
             script="feature_store_to_training.py", runtime=self._runtime(role), bookmarks=False,
