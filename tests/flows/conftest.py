@@ -43,26 +43,27 @@ def synth_like_the_cli(outdir: Path, *, pipeline: bool = False) -> Path:
     return outdir
 
 
-@pytest.fixture(scope="session")
-def cdk_out() -> Iterator[Path]:
-    given = os.environ.get("FLOWS_CDK_OUT")
+def _assembly(reuse_variable: str, prefix: str, *, pipeline: bool) -> Iterator[Path]:
+    """The assembly named by `reuse_variable` if set, else a fresh synth in a temporary folder (not
+    under pytest's basetemp: concurrent pytest runs of the same user prune old basetemps)."""
+    given = os.environ.get(reuse_variable)
     if given:
         yield Path(given)
         return
-    # Not under pytest's basetemp: concurrent pytest runs of the same user prune old basetemps.
-    with tempfile.TemporaryDirectory(prefix="flows-cdk-out-") as folder:
-        yield synth_like_the_cli(Path(folder))
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        yield synth_like_the_cli(Path(folder), pipeline=pipeline)
+
+
+@pytest.fixture(scope="session")
+def cdk_out() -> Iterator[Path]:
+    """Every environment's assembly (`cdk synth -c envs=all`); FLOWS_CDK_OUT reuses one."""
+    yield from _assembly("FLOWS_CDK_OUT", "flows-cdk-out-", pipeline=False)
 
 
 @pytest.fixture(scope="session")
 def pipeline_out() -> Iterator[Path]:
     """The delivery-pipeline assembly (`cdk synth -c pipeline=true`); FLOWS_PIPELINE_OUT reuses one."""
-    given = os.environ.get("FLOWS_PIPELINE_OUT")
-    if given:
-        yield Path(given)
-        return
-    with tempfile.TemporaryDirectory(prefix="flows-pipeline-out-") as folder:
-        yield synth_like_the_cli(Path(folder), pipeline=True)
+    yield from _assembly("FLOWS_PIPELINE_OUT", "flows-pipeline-out-", pipeline=True)
 
 
 @pytest.fixture(scope="session")
