@@ -120,6 +120,9 @@ def run_ours(fmt: str, train: Path, valid: Path, sample_ratio: float = 1.0) -> d
     """
     marks: list = []
     sys.path.insert(0, str(ROOT / "training_code"))
+    import xgboost_lean  # noqa: F401  (first, as in train.py: xgboost without scikit-learn)
+
+    # isort: split
     import xgboost as xgb
 
     from data_iter import ChannelIter, available_memory_bytes, build_matrix, label_checker, sampled_cuts

@@ -13,6 +13,9 @@ The report has the Model Registry's model-quality shape; the pipeline's conditio
 """
 from __future__ import annotations
 
+import xgboost_lean  # noqa: F401  (first: imports xgboost without scikit-learn; see its docstring)
+
+# isort: split
 import argparse
 import json
 import sys

@@ -11,6 +11,9 @@ The model directory is read through model_artifacts (file names, metadata), whic
 """
 from __future__ import annotations
 
+import xgboost_lean  # noqa: F401  (first: imports xgboost without scikit-learn; see its docstring)
+
+# isort: split
 import json
 import logging
 import os

@@ -12,6 +12,9 @@ job's newest checkpoint, runs `_kfold` cross-validation when asked, and writes t
 """
 from __future__ import annotations
 
+import xgboost_lean  # noqa: F401  (first: imports xgboost without scikit-learn; see its docstring)
+
+# isort: split
 import sys
 import traceback
 from pathlib import Path
