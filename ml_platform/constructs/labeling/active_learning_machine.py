@@ -4,15 +4,15 @@ Input: {"runName", "runPrefix": "labeled/active-learning/<run>/" (holding pool/f
         "classes": [...], "hyperparameters": {"objective": "binary:logistic", ...}}.
 Each round: the `prepare` step writes the training channel and transform input; when a model can be
 trained, a SageMaker training job (our train.py in the XGBoost framework image, script mode), a model
-(our inference.py) and a batch transform predict the held-out slice and the pool; `select` accepts
-labels above the calibrated threshold and writes the humans' manifests; the labeling-job state
-machine runs them (the held-out batch with more workers per object); `merge` folds the labels in and
-says whether to stop (all labelled, budget spent, or max rounds).
+(our inference.py) and a batch transform predict the held-out slice and the pool (these three states:
+active_learning_jobs.py); `select` accepts labels above the calibrated threshold and writes the
+humans' manifests; the labeling-job state machine runs them (the held-out batch with more workers per
+object); `merge` folds the labels in and says whether to stop (all labelled, budget spent, or max
+rounds).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -25,18 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-
-@dataclass(frozen=True)
-class _JobSpec:
-    """What the round's SageMaker jobs share."""
-
-    job_role_arn: str
-    image_uri: str
-    code_uri: str
-    kms_key_arn: str
-    vpc: dict[str, list[str]]
-    curated_bucket: str
-    name_prefix: str
+from ml_platform.constructs.labeling.active_learning_jobs import RoundJobSpec, model_job_states
 
 
 class ActiveLearningMachine(Construct):
@@ -69,7 +58,20 @@ class ActiveLearningMachine(Construct):
         role: iam.IRole,
     ) -> None:
         super().__init__(scope, construct_id)
-        region, account = cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID
+        prepare, select, merge = self._steps_function_states(steps, settings, curated_bucket)
+        vpc = {"SecurityGroupIds": security_group_ids, "Subnets": subnet_ids}
+        jobs_spec = RoundJobSpec(job_role_arn, image_uri, code_uri, kms_key_arn, vpc, curated_bucket, name_prefix)
+        model_jobs = model_job_states(self, jobs_spec, training_instance_type=training_instance_type,
+                                      transform_instance_type=transform_instance_type)
+        jobs = self._human_labeling(launcher, name_prefix, workers_per_object, held_out_workers_per_object)
+        start = self._rounds(prepare, select, merge, jobs, model_jobs.next(select))
+        self.state_machine = self._state_machine(start.next(prepare), logs_key=logs_key, log_retention=log_retention,
+                                                 removal_policy=removal_policy, role=role)
+        self._grant(cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID, name_prefix, job_role_arn, kms_key_arn)
+
+    def _steps_function_states(self, steps: lambda_.IFunction, settings: dict[str, Any],
+                               curated_bucket: str) -> tuple[tasks.LambdaInvoke, tasks.LambdaInvoke, tasks.LambdaInvoke]:
+        """Prepare, Select and Merge: the steps function's actions on the run's prefix and round."""
         run = {"bucket": curated_bucket, "prefix.$": "$.runPrefix"}
         step_settings = {**settings, "classes.$": "$.classes"}
 
@@ -86,128 +88,23 @@ class ActiveLearningMachine(Construct):
             )
 
         prepare, select = step("Prepare", "prepare", "prepare"), step("Select", "select", "select")
-        merge = step("Merge", "merge", "merge", **{"outputManifests.$": "$.jobs[*].manifest"})
-        vpc = {"SecurityGroupIds": security_group_ids, "Subnets": subnet_ids}
-        jobs_spec = _JobSpec(job_role_arn, image_uri, code_uri, kms_key_arn, vpc, curated_bucket, name_prefix)
-        train = self._train(jobs_spec, training_instance_type)
-        model = self._model(jobs_spec)
-        transform = self._transform(jobs_spec, transform_instance_type)
-        jobs = self._human_labeling(launcher, name_prefix, workers_per_object, held_out_workers_per_object)
-        start = self._rounds(prepare, select, merge, jobs, train.next(model).next(transform).next(select))
+        return prepare, select, step("Merge", "merge", "merge", **{"outputManifests.$": "$.jobs[*].manifest"})
+
+    def _state_machine(self, definition: sfn.IChainable, *, logs_key: kms.IKey, log_retention: logs.RetentionDays,
+                       removal_policy: cdk.RemovalPolicy, role: iam.IRole) -> sfn.StateMachine:
+        """The machine itself: traced, logged without execution data, 60 days at most per run."""
         log_group = logs.LogGroup(
             self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
         )
-        self.state_machine = sfn.StateMachine(
+        return sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(start.next(prepare)),
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
             tracing_enabled=True,
             timeout=cdk.Duration.days(60),
             role=role,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             comment="Active learning: model labels above a calibrated threshold, humans label the rest",
-        )
-        self._grant(region, account, name_prefix, job_role_arn, kms_key_arn)
-
-    def _train(self, spec: "_JobSpec", instance_type: str) -> sfn.CustomState:
-        """Our train.py in the XGBoost framework image on the round's human labels (.sync)."""
-        job_name = f"States.Format('{spec.name_prefix}-al-{{}}-r{{}}', $.runName, $.round)"
-        return sfn.CustomState(
-            self,
-            "Train",
-            state_json={
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
-                "Parameters": {
-                    "TrainingJobName.$": job_name,
-                    "RoleArn": spec.job_role_arn,
-                    "AlgorithmSpecification": {"TrainingImage": spec.image_uri, "TrainingInputMode": "File"},
-                    "HyperParameters.$": "$.hyperparameters",
-                    "InputDataConfig": [
-                        {
-                            "ChannelName": "train",
-                            "ContentType": "text/csv",
-                            "DataSource": {
-                                "S3DataSource": {
-                                    "S3DataType": "S3Prefix",
-                                    "S3Uri.$": "$.prepare.trainUri",
-                                    "S3DataDistributionType": "FullyReplicated",
-                                }
-                            },
-                        }
-                    ],
-                    "OutputDataConfig": {
-                        "S3OutputPath.$": f"States.Format('s3://{spec.curated_bucket}/{{}}models', $.runPrefix)",
-                        "KmsKeyId": spec.kms_key_arn,
-                    },
-                    "ResourceConfig": {
-                        "InstanceCount": 1,
-                        "InstanceType": instance_type,
-                        "VolumeSizeInGB": 30,
-                        "VolumeKmsKeyId": spec.kms_key_arn,
-                    },
-                    "VpcConfig": spec.vpc,
-                    "EnableNetworkIsolation": False,
-                    "EnableInterContainerTrafficEncryption": True,
-                    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-                },
-                "ResultSelector": {"modelData.$": "$.ModelArtifacts.S3ModelArtifacts", "name.$": "$.TrainingJobName"},
-                "ResultPath": "$.training",
-            },
-        )
-
-    def _model(self, spec: "_JobSpec") -> sfn.CustomState:
-        """The trained model with our inference.py (script mode, code from the bundle)."""
-        return sfn.CustomState(
-            self,
-            "CreateModel",
-            state_json={
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sagemaker:createModel",
-                "Parameters": {
-                    "ModelName.$": "$.training.name",
-                    "ExecutionRoleArn": spec.job_role_arn,
-                    "VpcConfig": spec.vpc,
-                    "PrimaryContainer": {
-                        "Image": spec.image_uri,
-                        "ModelDataUrl.$": "$.training.modelData",
-                        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": spec.code_uri},
-                    },
-                },
-                "ResultPath": None,
-            },
-        )
-
-    def _transform(self, spec: "_JobSpec", instance_type: str) -> sfn.CustomState:
-        """Batch transform of the held-out slice and the pool (.sync)."""
-        return sfn.CustomState(
-            self,
-            "Predict",
-            state_json={
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync",
-                "Parameters": {
-                    "TransformJobName.$": "$.training.name",
-                    "ModelName.$": "$.training.name",
-                    "TransformInput": {
-                        "ContentType": "text/csv",
-                        "SplitType": "Line",
-                        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri.$": "$.prepare.predictUri"}},
-                    },
-                    "TransformOutput": {
-                        "S3OutputPath.$": "$.prepare.predictOutputUri",
-                        "Accept": "text/csv",
-                        "AssembleWith": "Line",
-                        "KmsKeyId": spec.kms_key_arn,
-                    },
-                    "TransformResources": {
-                        "InstanceCount": 1,
-                        "InstanceType": instance_type,
-                        "VolumeKmsKeyId": spec.kms_key_arn,
-                    },
-                },
-                "ResultPath": None,
-            },
         )
 
     def _human_labeling(self, launcher: sfn.StateMachine, name_prefix: str, workers_per_object: int,
