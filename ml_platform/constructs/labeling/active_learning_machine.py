@@ -69,8 +69,9 @@ class ActiveLearningMachine(Construct):
                                                  removal_policy=removal_policy, role=role)
         self._grant(cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID, name_prefix, job_role_arn, kms_key_arn)
 
-    def _steps_function_states(self, steps: lambda_.IFunction, settings: dict[str, Any],
-                               curated_bucket: str) -> tuple[tasks.LambdaInvoke, tasks.LambdaInvoke, tasks.LambdaInvoke]:
+    def _steps_function_states(
+        self, steps: lambda_.IFunction, settings: dict[str, Any], curated_bucket: str
+    ) -> tuple[tasks.LambdaInvoke, tasks.LambdaInvoke, tasks.LambdaInvoke]:
         """Prepare, Select and Merge: the steps function's actions on the run's prefix and round."""
         run = {"bucket": curated_bucket, "prefix.$": "$.runPrefix"}
         step_settings = {**settings, "classes.$": "$.classes"}

@@ -6,30 +6,36 @@ Input: {"jobName", "manifestUri" (s3:// under the raw zone's labeling/ prefix), 
 It writes the job's label category file and worker template under the curated zone's
 `labeled/jobs/<jobName>/` (KMS), creates the job (output there too, KMS; automated labeling with the
 volume key and the VPC), polls DescribeLabelingJob until the job ends, and on success turns the output
-manifest into JSON-lines rows of the `labeled_events` Glue table (labeled_table.py). Before anything
-is written, the steps function validates the run input (labeling_validate.py: job name, labels, task
-type, workers, a manifest under the raw zone's `labeling/` prefix that exists and lists data
-objects, automated labeling only for built-in tasks and on at least 1,250 objects counted in the
-manifest); a refused input fails the run at once with the reason as its cause. Success and failure
-reach the alert topic through an EventBridge rule on the execution's status.
+manifest into JSON-lines rows of the `labeled_events` Glue table (labeled_table.py; these polling and
+export states: job_polling.py). Before anything is written, the steps function validates the run
+input (labeling_validate.py: job name, labels, task type, workers, a manifest under the raw zone's
+`labeling/` prefix that exists and lists data objects, automated labeling only for built-in tasks and
+on at least 1,250 objects counted in the manifest); a refused input fails the run at once with the
+reason as its cause. Success and failure reach the alert topic through an EventBridge rule on the
+execution's status (execution_alerts.py).
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from ml_platform.constructs.labeling.labeled_table import TABLES_PREFIX
+from ml_platform.constructs.labeling.execution_alerts import report_status
+from ml_platform.constructs.labeling.job_polling import poll_until_finished
 from ml_platform.constructs.labeling.labeling_job_request import JobSettings, create_labeling_job_parameters
-from ml_platform.constructs.labeling.task_types import BUILT_IN_TASKS, CUSTOM_TASK, MIN_OBJECTS_FOR_AUTOMATED_LABELING
+from ml_platform.constructs.labeling.task_types import (
+    BUILT_IN_TASKS,
+    CUSTOM_TASK,
+    MIN_OBJECTS_FOR_AUTOMATED_LABELING,
+    BuiltInTask,
+)
 
 JOBS_PREFIX = "labeled/jobs"
 
@@ -61,9 +67,14 @@ class LabelingJobLauncher(Construct):
         self.job_name_prefix = job_name_prefix
         self.settings, self.curated_bucket, self.lake_key = settings, curated_bucket, lake_key
         self.custom_template, self.built_in_templates = custom_template, built_in_templates
-        self.steps_function = _function_ref(self, export_lambda_arn)
+        # This environment's labeling jobs: what the create and describe states may act on.
+        self.labeling_jobs_arn = (
+            f"arn:aws:sagemaker:{settings.region}:{cdk.Aws.ACCOUNT_ID}:labeling-job/{job_name_prefix}*"
+        )
+        self.steps_function = lambda_.Function.from_function_arn(self, "ExportFunction", export_lambda_arn)
         prepare = self._prepare(defaults, input_prefix_uri)
-        self._poll_loop(self._create_choice())
+        poll_until_finished(self, creates=self._create_choice(), steps_function=self.steps_function,
+                            curated_bucket=curated_bucket, labeling_jobs_arn=self.labeling_jobs_arn)
         log_group = logs.LogGroup(
             self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
         )
@@ -79,74 +90,6 @@ class LabelingJobLauncher(Construct):
         )
         self._grant()
         report_status(self, self.state_machine, alerts_topic, "labeling job")
-
-    def _describe(self, construct_id: str, result_selector: dict[str, str]) -> tasks.CallAwsService:
-        """DescribeLabelingJob on the execution's job into `$.job`."""
-        return tasks.CallAwsService(
-            self,
-            construct_id,
-            service="sagemaker",
-            action="describeLabelingJob",
-            parameters={"LabelingJobName.$": "$.jobName"},
-            iam_resources=[
-                f"arn:aws:sagemaker:{self.settings.region}:{cdk.Aws.ACCOUNT_ID}:labeling-job/{self.job_name_prefix}*"
-            ],
-            result_selector=result_selector,
-            result_path="$.job",
-        )
-
-    def _export(self) -> tasks.LambdaInvoke:
-        """The steps function turns the output manifest into rows of the labeled-events table."""
-        return tasks.LambdaInvoke(
-            self,
-            "ExportLabels",
-            lambda_function=self.steps_function,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "action": "export",
-                    "jobName.$": "$.jobName",
-                    "outputManifest.$": "$.job.outputManifest",
-                    "labelAttributeName.$": "$.labelAttributeName",
-                    "run": {"bucket": self.curated_bucket, "prefix": TABLES_PREFIX + "/"},
-                }
-            ),
-            payload_response_only=True,
-            result_path="$.export",
-        )
-
-    def _poll_loop(self, creates: list[tasks.CallAwsService]) -> sfn.Wait:
-        """After each create: wait a minute, describe, until Completed (export) or Failed/Stopped."""
-        wait = sfn.Wait(self, "WaitForJob", time=sfn.WaitTime.duration(cdk.Duration.minutes(1)))
-        describe = self._describe(
-            "DescribeLabelingJob",
-            {
-                "status.$": "$.LabelingJobStatus",
-                "outputManifest.$": "$.LabelingJobOutput.OutputDatasetS3Uri",
-                "counters.$": "$.LabelCounters",
-            },
-        )
-        describe_first = self._describe("DescribeLabelingJobStatus", {"status.$": "$.LabelingJobStatus"})
-        export = self._export()
-        failed = sfn.Fail(
-            self, "LabelingJobFailed", cause="The labeling job failed or was stopped", error="LabelingJobFailed"
-        )
-        done = sfn.Succeed(self, "Labeled")
-        poll = (
-            sfn.Choice(self, "JobFinished?")
-            .when(sfn.Condition.string_equals("$.job.status", "Completed"), describe.next(export).next(done))
-            .when(
-                sfn.Condition.or_(
-                    sfn.Condition.string_equals("$.job.status", "Failed"),
-                    sfn.Condition.string_equals("$.job.status", "Stopped"),
-                ),
-                failed,
-            )
-            .otherwise(wait)
-        )
-        wait.next(describe_first).next(poll)
-        for state in creates:
-            state.next(wait)
-        return wait
 
     def _grant(self) -> None:
         """PassRole of the jobs' role to SageMaker only, the job files, the lake key."""
@@ -190,6 +133,7 @@ class LabelingJobLauncher(Construct):
         return validate
 
     def _prepare(self, defaults: dict[str, object], input_prefix_uri: str) -> sfn.Chain:
+        """Defaults under the input, its validation, the label category file; `self._route` (TaskType?) next."""
         with_defaults = sfn.Pass(self, "Defaults", result=sfn.Result.from_object(defaults), result_path="$.defaults")
         merged = sfn.Pass(
             self,
@@ -218,6 +162,7 @@ class LabelingJobLauncher(Construct):
         return with_defaults.next(merged).next(self._validate(input_prefix_uri)).next(labels).next(document).next(write)
 
     def _put(self, construct_id: str, file_name: str, body: dict[str, str]) -> tasks.CallAwsService:
+        """PutObject of one of the job's files under `labeled/jobs/<jobName>/`, with the lake key."""
         return tasks.CallAwsService(
             self,
             construct_id,
@@ -236,7 +181,16 @@ class LabelingJobLauncher(Construct):
 
     def _create_choice(self) -> list[tasks.CallAwsService]:
         """One template write + CreateLabelingJob per task type (and per automated-labeling choice)."""
-        creates: list[tasks.CallAwsService] = []
+        too_few, no_auto, unknown = self._refusals()
+        creates = self._route_custom(no_auto)
+        for task in BUILT_IN_TASKS:
+            creates += self._route_built_in(task, too_few)
+        self._route.otherwise(unknown)
+        return creates
+
+    def _refusals(self) -> tuple[sfn.Fail, sfn.Fail, sfn.Fail]:
+        """Where the route refuses a request: too few objects for automated labeling, automated
+        labeling of a custom task, an unknown task type."""
         too_few = sfn.Fail(
             self,
             "TooFewObjectsForAutomatedLabeling",
@@ -257,8 +211,11 @@ class LabelingJobLauncher(Construct):
             error="InvalidInput",
             cause="taskType must be custom, text-classification, image-classification or bounding-box",
         )
+        return too_few, no_auto, unknown
+
+    def _route_custom(self, no_auto: sfn.Fail) -> list[tasks.CallAwsService]:
+        """The custom task: our worker template, never automated labeling."""
         custom_create = self._create(CUSTOM_TASK, automated=False)
-        creates.append(custom_create)
         custom = self._put("WriteCustomTemplate", "task-template.liquid.html", {"Body": self.custom_template})
         custom.next(
             sfn.Choice(self, "CustomAutomated?")
@@ -266,30 +223,29 @@ class LabelingJobLauncher(Construct):
             .otherwise(custom_create)
         )
         self._route.when(sfn.Condition.string_equals("$.taskType", CUSTOM_TASK), custom)
-        for task in BUILT_IN_TASKS:
-            name = "".join(p.capitalize() for p in task.key.split("-"))
-            manual, auto = self._create(task.key, automated=False), self._create(task.key, automated=True)
-            creates += [manual, auto]
-            write = self._put(
-                f"Write{name}Template", "task-template.liquid.html", {"Body": self.built_in_templates[task.key]}
+        return [custom_create]
+
+    def _route_built_in(self, task: BuiltInTask, too_few: sfn.Fail) -> list[tasks.CallAwsService]:
+        """A built-in task: its template, then a manual job or (enough objects) an automated one."""
+        name = "".join(p.capitalize() for p in task.key.split("-"))
+        manual, auto = self._create(task.key, automated=False), self._create(task.key, automated=True)
+        write = self._put(
+            f"Write{name}Template", "task-template.liquid.html", {"Body": self.built_in_templates[task.key]}
+        )
+        write.next(
+            sfn.Choice(self, f"{name}Automated?")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.boolean_equals("$.automatedLabeling", True),
+                    sfn.Condition.number_less_than("$.validation.objectCount", MIN_OBJECTS_FOR_AUTOMATED_LABELING),
+                ),
+                too_few,
             )
-            write.next(
-                sfn.Choice(self, f"{name}Automated?")
-                .when(
-                    sfn.Condition.and_(
-                        sfn.Condition.boolean_equals("$.automatedLabeling", True),
-                        sfn.Condition.number_less_than(
-                            "$.validation.objectCount", MIN_OBJECTS_FOR_AUTOMATED_LABELING
-                        ),
-                    ),
-                    too_few,
-                )
-                .when(sfn.Condition.boolean_equals("$.automatedLabeling", True), auto)
-                .otherwise(manual)
-            )
-            self._route.when(sfn.Condition.string_equals("$.taskType", task.key), write)
-        self._route.otherwise(unknown)
-        return creates
+            .when(sfn.Condition.boolean_equals("$.automatedLabeling", True), auto)
+            .otherwise(manual)
+        )
+        self._route.when(sfn.Condition.string_equals("$.taskType", task.key), write)
+        return [manual, auto]
 
     def _create(self, task: str, *, automated: bool) -> tasks.CallAwsService:
         name = "".join(p.capitalize() for p in task.split("-")) + ("Automated" if automated else "")
@@ -299,43 +255,6 @@ class LabelingJobLauncher(Construct):
             service="sagemaker",
             action="createLabelingJob",
             parameters=create_labeling_job_parameters(self.settings, task, automated=automated),
-            iam_resources=[
-                f"arn:aws:sagemaker:{self.settings.region}:{cdk.Aws.ACCOUNT_ID}:labeling-job/{self.job_name_prefix}*"
-            ],
+            iam_resources=[self.labeling_jobs_arn],
             result_path=sfn.JsonPath.DISCARD,
         )
-
-
-def _function_ref(scope: Construct, arn: str):  # type: ignore[no-untyped-def]
-    from aws_cdk import aws_lambda as lambda_
-
-    return lambda_.Function.from_function_arn(scope, "ExportFunction", arn)
-
-
-def report_status(scope: Construct, machine: sfn.StateMachine, topic: sns.ITopic, what: str) -> None:
-    """Every end of an execution (success or not) reaches the alert topic through EventBridge."""
-    rule = events.Rule(
-        scope,
-        "StatusToAlerts",
-        description=f"Report each {what} run's outcome",
-        event_pattern=events.EventPattern(
-            source=["aws.states"],
-            detail_type=["Step Functions Execution Status Change"],
-            detail={
-                "stateMachineArn": [machine.state_machine_arn],
-                "status": ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"],
-            },
-        ),
-    )
-    # By ARN: the topic's own policy already admits EventBridge of this account only; the L2 topic
-    # would make the target add an unconditioned events.amazonaws.com statement to it.
-    by_arn = sns.Topic.from_topic_arn(rule, "AlertTopic", topic.topic_arn)
-    rule.add_target(
-        targets.SnsTopic(
-            by_arn,
-            message=events.RuleTargetInput.from_text(
-                f"{what} run {events.EventField.from_path('$.detail.name')}: "
-                f"{events.EventField.from_path('$.detail.status')}"
-            ),
-        )
-    )
