@@ -48,6 +48,15 @@ class GroundTruthRole(Construct):
             ),
             description="Ground Truth labeling jobs of the platform",
         )
+        self._grant_lake_access(raw_bucket, curated_bucket, lake_key)
+        self._grant_job_telemetry(region, account)
+        self._grant_automated_labeling(region, account, name_prefix, lake_key)
+        self._acknowledge(raw_bucket, curated_bucket, region, account)
+        # Automated labeling's jobs run in the VPC: their network interfaces only in `placement`.
+        grant_network_interfaces(self.role, service=EniService.SAGEMAKER, placement=placement)
+
+    def _grant_lake_access(self, raw_bucket: str, curated_bucket: str, lake_key: kms.IKey) -> None:
+        """The job's input under the raw zone's `labeling/`, its output under the curated zone's `labeled/`."""
         add = self.role.add_to_principal_policy
         add(
             iam.PolicyStatement(
@@ -75,6 +84,10 @@ class GroundTruthRole(Construct):
             )
         )
         lake_key.grant(self.role, "kms:Decrypt", "kms:GenerateDataKey")
+
+    def _grant_job_telemetry(self, region: str, account: str) -> None:
+        """The job's logs in SageMaker's log groups and its metrics in SageMaker's namespaces."""
+        add = self.role.add_to_principal_policy
         add(
             iam.PolicyStatement(
                 sid="LabelingJobLogs",
@@ -91,12 +104,8 @@ class GroundTruthRole(Construct):
                 conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}},
             )
         )
-        self._automated_labeling(region, account, name_prefix, lake_key)
-        self._acknowledge(raw_bucket, curated_bucket, region, account)
-        # Automated labeling's jobs run in the VPC: their network interfaces only in `placement`.
-        grant_network_interfaces(self.role, service=EniService.SAGEMAKER, placement=placement)
 
-    def _automated_labeling(self, region: str, account: str, name_prefix: str, lake_key: kms.IKey) -> None:
+    def _grant_automated_labeling(self, region: str, account: str, name_prefix: str, lake_key: kms.IKey) -> None:
         """Automated data labeling runs SageMaker training and transform jobs named after the labeling job."""
         add = self.role.add_to_principal_policy
         jobs = [
@@ -139,6 +148,7 @@ class GroundTruthRole(Construct):
         )
 
     def _acknowledge(self, raw_bucket: str, curated_bucket: str, region: str, account: str) -> None:
+        """The IAM5 findings of the grants above, each with why its wildcard is needed."""
         for resource, why in (
             (f"arn:aws:s3:::{raw_bucket}/{INPUT_PREFIX}*", "input manifests and objects of each job"),
             (f"arn:aws:s3:::{curated_bucket}/{OUTPUT_PREFIX}*", "each job's output, named after the job"),

@@ -36,8 +36,18 @@ class ModelJobRole(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Active-learning training and batch-transform jobs",
         )
-        add = self.role.add_to_principal_policy
         run_objects = f"arn:aws:s3:::{curated_bucket}/{prefix}*"
+        self._grant_run_prefix(run_objects, curated_bucket, prefix)
+        self._grant_key_use(lake_key)
+        self._grant_job_runtime(region, account)
+        self._acknowledge(run_objects, region, account)
+        # The jobs run in the VPC: their network interfaces only in `placement`.
+        grant_network_interfaces(self.role, service=EniService.SAGEMAKER, placement=placement)
+        del assets_bucket
+
+    def _grant_run_prefix(self, run_objects: str, curated_bucket: str, prefix: str) -> None:
+        """Objects under the active-learning prefix: each run's channels, models and predictions."""
+        add = self.role.add_to_principal_policy
         # Model artifacts and predictions are uploaded in parts; a failed upload is aborted.
         add(
             iam.PolicyStatement(
@@ -54,8 +64,11 @@ class ModelJobRole(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
             )
         )
+
+    def _grant_key_use(self, lake_key: kms.IKey) -> None:
+        """The lake key on the run's objects, and on the jobs' volumes through grants SageMaker creates."""
         lake_key.grant(self.role, "kms:Decrypt", "kms:GenerateDataKey")
-        add(
+        self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="VolumeKeyGrants",
                 actions=["kms:CreateGrant"],
@@ -63,6 +76,10 @@ class ModelJobRole(Construct):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
+
+    def _grant_job_runtime(self, region: str, account: str) -> None:
+        """What a job's container needs to start and report: the XGBoost image, metrics, logs."""
+        add = self.role.add_to_principal_policy
         image_repo = f"arn:aws:ecr:{region}:{xgboost_image_account(region)}:repository/{XGBOOST_REPOSITORY}"
         add(
             iam.PolicyStatement(
@@ -89,6 +106,9 @@ class ModelJobRole(Construct):
                 resources=[f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*"],
             )
         )
+
+    def _acknowledge(self, run_objects: str, region: str, account: str) -> None:
+        """The IAM5 findings of the grants above, each with why its wildcard is needed."""
         for resource, why in (
             (run_objects, "each run's channels, models and predictions are created per round"),
             ("*", "ECR token, metrics and VPC ENI actions have no resource-level form"),
@@ -98,6 +118,3 @@ class ModelJobRole(Construct):
             ),
         ):
             self.role.acknowledge_wildcard(f"Resource::{resource}", why)
-        # The jobs run in the VPC: their network interfaces only in `placement`.
-        grant_network_interfaces(self.role, service=EniService.SAGEMAKER, placement=placement)
-        del assets_bucket
