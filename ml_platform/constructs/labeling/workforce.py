@@ -61,28 +61,7 @@ class PrivateWorkforce(Construct):
         existing_workteam_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.notification_topic = sns.Topic(
-            self,
-            "WorkerNotifications",
-            master_key=topic_key,
-            enforce_ssl=True,
-            display_name=f"{name} labeling tasks for workers",
-        )
-        # SageMaker publishes the task notices on the workteam's behalf (SageMaker Developer Guide,
-        # "Create the Amazon SNS topic" for work teams): only for workteams of this account.
-        stack = cdk.Stack.of(self)
-        self.notification_topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="SageMakerPublishesTaskNotices",
-                principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.notification_topic.topic_arn],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": f"arn:aws:sagemaker:{stack.region}:{stack.account}:workteam/*"},
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
-            )
-        )
+        self.notification_topic = self._notification_topic(name, topic_key)
         self.user_pool: cognito.UserPool | None = None
         self.workforce: sagemaker.CfnWorkforce | None = None
         workforce_name = existing_workforce_name or name
@@ -100,6 +79,32 @@ class PrivateWorkforce(Construct):
                     "pool: name an existing_workteam_arn as well"
                 )
             self._workteam(name, workforce_name, groups)
+
+    def _notification_topic(self, name: str, topic_key: kms.IKey) -> sns.Topic:
+        """The workteam's task notices to workers, encrypted with `topic_key`, published by SageMaker."""
+        topic = sns.Topic(
+            self,
+            "WorkerNotifications",
+            master_key=topic_key,
+            enforce_ssl=True,
+            display_name=f"{name} labeling tasks for workers",
+        )
+        # SageMaker publishes the task notices on the workteam's behalf (SageMaker Developer Guide,
+        # "Create the Amazon SNS topic" for work teams): only for workteams of this account.
+        stack = cdk.Stack.of(self)
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="SageMakerPublishesTaskNotices",
+                principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:sagemaker:{stack.region}:{stack.account}:workteam/*"},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
+        )
+        return topic
 
     def _cognito(self, name: str, removal_policy: cdk.RemovalPolicy) -> None:
         pool = cognito.UserPool(
@@ -159,20 +164,8 @@ class PrivateWorkforce(Construct):
     def _restore_portal_urls(
         self, role_name: str, logs_key: kms.IKey, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
     ) -> None:
+        """`RestorePortalUrls` (module docstring): the portal's URLs back on the client after each change."""
         assert self.user_pool is not None and self.workforce is not None
-        portal = f"https://{self.workforce.attr_sub_domain}"
-        client_settings = {
-            "UserPoolId": self.user_pool.user_pool_id,
-            "ClientId": self.client.user_pool_client_id,
-            "AllowedOAuthFlows": ["code", "implicit"],
-            "AllowedOAuthScopes": list(OAUTH_SCOPES),
-            "AllowedOAuthFlowsUserPoolClient": True,
-            "SupportedIdentityProviders": ["COGNITO"],
-            "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            "PreventUserExistenceErrors": "ENABLED",
-            "CallbackURLs": [f"{portal}/oauth2/idpresponse"],
-            "LogoutURLs": [f"{portal}/logout"],
-        }
         role = PlatformRole(
             self,
             "RestoreRole",
@@ -186,7 +179,7 @@ class PrivateWorkforce(Construct):
         call = cr.AwsSdkCall(
             service="CognitoIdentityServiceProvider",
             action="updateUserPoolClient",
-            parameters=client_settings,
+            parameters=self._portal_client_settings(),
             physical_resource_id=cr.PhysicalResourceId.of(self.client.user_pool_client_id),
         )
         role.add_to_principal_policy(
@@ -209,6 +202,24 @@ class PrivateWorkforce(Construct):
         )
         self.restore.node.add_dependency(self.workforce, self.client)
         _acknowledge_restore(self, role)
+
+    def _portal_client_settings(self) -> dict[str, object]:
+        """UpdateUserPoolClient's request: the template's full client settings with the portal's URLs
+        (UpdateUserPoolClient resets every setting it is not given)."""
+        assert self.user_pool is not None and self.workforce is not None
+        portal = f"https://{self.workforce.attr_sub_domain}"
+        return {
+            "UserPoolId": self.user_pool.user_pool_id,
+            "ClientId": self.client.user_pool_client_id,
+            "AllowedOAuthFlows": ["code", "implicit"],
+            "AllowedOAuthScopes": list(OAUTH_SCOPES),
+            "AllowedOAuthFlowsUserPoolClient": True,
+            "SupportedIdentityProviders": ["COGNITO"],
+            "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "PreventUserExistenceErrors": "ENABLED",
+            "CallbackURLs": [f"{portal}/oauth2/idpresponse"],
+            "LogoutURLs": [f"{portal}/logout"],
+        }
 
     def _workteam(self, name: str, workforce_name: str, groups: Sequence[str]) -> None:
         assert self.user_pool is not None
