@@ -26,6 +26,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ml_platform.constructs.labeling.active_learning_jobs import RoundJobSpec, model_job_states
+from ml_platform.constructs.labeling.machine_defaults import logged_state_machine
 
 
 class ActiveLearningMachine(Construct):
@@ -65,8 +66,16 @@ class ActiveLearningMachine(Construct):
                                       transform_instance_type=transform_instance_type)
         jobs = self._human_labeling(launcher, name_prefix, workers_per_object, held_out_workers_per_object)
         start = self._rounds(prepare, select, merge, jobs, model_jobs.next(select))
-        self.state_machine = self._state_machine(start.next(prepare), logs_key=logs_key, log_retention=log_retention,
-                                                 removal_policy=removal_policy, role=role)
+        self.state_machine = logged_state_machine(
+            self,
+            definition=start.next(prepare),
+            timeout=cdk.Duration.days(60),
+            comment="Active learning: model labels above a calibrated threshold, humans label the rest",
+            logs_key=logs_key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            role=role,
+        )
         self._grant(cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID, name_prefix, job_role_arn, kms_key_arn)
 
     def _steps_function_states(
@@ -90,23 +99,6 @@ class ActiveLearningMachine(Construct):
 
         prepare, select = step("Prepare", "prepare", "prepare"), step("Select", "select", "select")
         return prepare, select, step("Merge", "merge", "merge", **{"outputManifests.$": "$.jobs[*].manifest"})
-
-    def _state_machine(self, definition: sfn.IChainable, *, logs_key: kms.IKey, log_retention: logs.RetentionDays,
-                       removal_policy: cdk.RemovalPolicy, role: iam.IRole) -> sfn.StateMachine:
-        """The machine itself: traced, logged without execution data, 60 days at most per run."""
-        log_group = logs.LogGroup(
-            self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
-        )
-        return sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            tracing_enabled=True,
-            timeout=cdk.Duration.days(60),
-            role=role,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            comment="Active learning: model labels above a calibrated threshold, humans label the rest",
-        )
 
     def _human_labeling(self, launcher: sfn.StateMachine, name_prefix: str, workers_per_object: int,
                         held_out_workers_per_object: int) -> sfn.Parallel:

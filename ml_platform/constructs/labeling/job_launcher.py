@@ -12,7 +12,7 @@ input (labeling_validate.py: job name, labels, task type, workers, a manifest un
 `labeling/` prefix that exists and lists data objects, automated labeling only for built-in tasks and
 on at least 1,250 objects counted in the manifest); a refused input fails the run at once with the
 reason as its cause. Success and failure reach the alert topic through an EventBridge rule on the
-execution's status (execution_alerts.py).
+execution's status (machine_defaults.py).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from ml_platform.constructs.labeling.execution_alerts import report_status
 from ml_platform.constructs.labeling.job_polling import poll_until_finished
 from ml_platform.constructs.labeling.labeling_job_request import JobSettings, create_labeling_job_parameters
+from ml_platform.constructs.labeling.machine_defaults import logged_state_machine, report_status
 from ml_platform.constructs.labeling.task_types import (
     BUILT_IN_TASKS,
     CUSTOM_TASK,
@@ -75,18 +75,15 @@ class LabelingJobLauncher(Construct):
         prepare = self._prepare(defaults, input_prefix_uri)
         poll_until_finished(self, creates=self._create_choice(), steps_function=self.steps_function,
                             curated_bucket=curated_bucket, labeling_jobs_arn=self.labeling_jobs_arn)
-        log_group = logs.LogGroup(
-            self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
-        )
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = logged_state_machine(
             self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(prepare.next(self._route)),
-            tracing_enabled=True,
+            definition=prepare.next(self._route),
             timeout=cdk.Duration.days(11),
-            role=role,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             comment="Runs one Ground Truth labeling job from a manifest and exports its labels",
+            logs_key=logs_key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            role=role,
         )
         self._grant()
         report_status(self, self.state_machine, alerts_topic, "labeling job")

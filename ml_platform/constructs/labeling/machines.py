@@ -13,10 +13,10 @@ from ml_platform.constants import RolePurpose, bootstrap_assets_bucket
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.labeling.active_learning_machine import ActiveLearningMachine
 from ml_platform.constructs.labeling.environment import LabelingEnvironment, acknowledge_findings, logical_id
-from ml_platform.constructs.labeling.execution_alerts import report_status
 from ml_platform.constructs.labeling.ground_truth_role import INPUT_PREFIX, GroundTruthRole
 from ml_platform.constructs.labeling.job_launcher import JOBS_PREFIX, LabelingJobLauncher
 from ml_platform.constructs.labeling.labeling_job_request import JobSettings
+from ml_platform.constructs.labeling.machine_defaults import report_status
 from ml_platform.constructs.labeling.model_job_role import ModelJobRole
 from ml_platform.constructs.labeling.task_functions import LabelingFunctions
 from ml_platform.constructs.labeling.task_types import BUILT_IN_TASKS

@@ -1,12 +1,40 @@
-"""Each run of a labeling state machine reports its outcome to the alert topic."""
+"""What both labeling state machines (the job launcher, active learning) are by default.
+
+- traced with X-Ray; every execution event logged to the machine's own log group (encrypted with the
+  logs key, kept for the environment's retention), without execution data (no state inputs or outputs);
+- each run's outcome (succeeded, failed, timed out, aborted) reaches the alert topic.
+"""
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+
+
+def logged_state_machine(scope: Construct, *, definition: sfn.IChainable, timeout: cdk.Duration, comment: str,
+                         logs_key: kms.IKey, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy,
+                         role: iam.IRole) -> sfn.StateMachine:
+    """`StateMachine` in `scope`, running as `role`, logging to `Logs` (both construct IDs in `scope`)."""
+    log_group = logs.LogGroup(
+        scope, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
+    )
+    return sfn.StateMachine(
+        scope,
+        "StateMachine",
+        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        tracing_enabled=True,
+        timeout=timeout,
+        role=role,
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        comment=comment,
+    )
 
 
 def report_status(scope: Construct, machine: sfn.StateMachine, topic: sns.ITopic, what: str) -> None:
