@@ -101,6 +101,21 @@ def reference():
     return _reference
 
 
+def _service_principals(statements: list[dict]) -> set[str]:
+    """The services a policy's statements name as principals (`Principal.Service`, one or a list)."""
+    services: set[str] = set()
+    for statement in statements:
+        named = statement["Principal"].get("Service", []) if isinstance(statement.get("Principal"), dict) else []
+        services |= {named} if isinstance(named, str) else set(named)
+    return services
+
+
+@pytest.fixture(scope="session")
+def service_principals():
+    """`service_principals(statements)`: see `_service_principals`."""
+    return _service_principals
+
+
 # Stands in for each token while the joined text is parsed: plain text inside a JSON string.
 _TOKEN_MARK = re.compile(r"@@token(\d+)@@")
 

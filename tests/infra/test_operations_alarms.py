@@ -209,25 +209,24 @@ def test_thresholds_come_from_configuration(tuned_stage):
     assert _alarm(ingestion, "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds")["Threshold"] == 600_000
 
 
-def _alert_publishers(operations: dict) -> set[str]:
-    """The services the alert topic's policy and its key's policy let in."""
+def _alert_policy_statements(operations: dict) -> list[dict]:
+    """The statements of the alert topic's policy and of its key's policy."""
     documents = [r["Properties"]["PolicyDocument"] for r in _resources(operations, "AWS::SNS::TopicPolicy").values()]
     documents += [r["Properties"]["KeyPolicy"] for r in _resources(operations, "AWS::KMS::Key").values()]
-    services: set[str] = set()
-    for statement in (s for document in documents for s in document["Statement"]):
-        named = statement["Principal"].get("Service", []) if isinstance(statement["Principal"], dict) else []
-        services |= {named} if isinstance(named, str) else set(named)
-    return services
+    return [statement for document in documents for statement in document["Statement"]]
 
 
-def test_anomaly_detection_off_leaves_no_monitor_and_no_costalerts_grant(dev_stage, template_of, tuned_stage):
+def test_anomaly_detection_off_leaves_no_monitor_and_no_costalerts_grant(dev_stage, template_of, tuned_stage,
+                                                                        service_principals):
     # GIVEN dev as configured (anomaly detection on): the topic and its key admit Cost Anomaly Detection
-    assert "costalerts.amazonaws.com" in _alert_publishers(template_of(dev_stage.operations).to_json())
-    # WHEN it is off THEN no monitor, and neither policy names the service
+    configured = template_of(dev_stage.operations).to_json()
+    assert "costalerts.amazonaws.com" in service_principals(_alert_policy_statements(configured))
+    # WHEN it is off THEN no monitor, and neither policy names the service (the other publishers stay)
     operations = Template.from_stack(tuned_stage.operations).to_json()
     assert not _resources(operations, "AWS::CE::AnomalyMonitor")
-    assert "costalerts.amazonaws.com" not in _alert_publishers(operations)
-    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com"} <= _alert_publishers(operations)
+    publishers = service_principals(_alert_policy_statements(operations))
+    assert "costalerts.amazonaws.com" not in publishers
+    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com"} <= publishers
 
 
 def _write_dev(tmp_path: Path, extra: str) -> Path:

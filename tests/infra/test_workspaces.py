@@ -54,21 +54,14 @@ def test_every_role_of_every_environment_has_a_permissions_boundary(stages, temp
             assert "PermissionsBoundary" in role["Properties"], f"{stack.node.path}/{logical_id} has no boundary"
 
 
-def _trusted_services(role: dict) -> set[str]:
-    services: set[str] = set()
-    for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
-        named = statement["Principal"].get("Service", [])
-        services |= {named} if isinstance(named, str) else set(named)
-    return services
-
-
-def test_every_sagemaker_assumed_role_carries_the_guardrails(stages, template_of, reference):
+def test_every_sagemaker_assumed_role_carries_the_guardrails(stages, template_of, reference, service_principals):
     checked = 0
     for stage in stages.values():
         for stack in _stacks(stage):
             guardrails = reference(stack, stage.network.guardrails.sagemaker_guardrails, None)
             for logical_id, role in template_of(stack).find_resources("AWS::IAM::Role").items():
-                if "sagemaker.amazonaws.com" in _trusted_services(role):
+                trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+                if "sagemaker.amazonaws.com" in service_principals(trust):
                     checked += 1
                     assert guardrails in role["Properties"].get("ManagedPolicyArns", []), \
                         f"{stack.node.path}/{logical_id} lacks the guardrails"
