@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -29,13 +31,17 @@ def build_stage(environment: str) -> MlPlatformStage:
     return MlPlatformStage(app, environment.capitalize(), config=load_config(environment))
 
 
-def _models_key_users(stage) -> list[str]:
-    """The role ARNs the models key's policy lets use the key (statement UseByDomainRoles)."""
+def _key_users(stage, domain: KeyDomain) -> list[str]:
+    """The role ARNs the domain key's policy lets use the key (statement UseByDomainRoles)."""
     keys = Template.from_stack(stage.security).find_resources("AWS::KMS::Key", {"Properties": {
-        "Description": f"{stage.naming.prefix}: {KeyDomain.MODELS.description}"}})
+        "Description": f"{stage.naming.prefix}: {domain.description}"}})
     (key,) = keys.values()
     (use,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "UseByDomainRoles"]
     return use["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+
+
+def _models_key_users(stage) -> list[str]:
+    return _key_users(stage, KeyDomain.MODELS)
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +101,58 @@ def reference():
     return _reference
 
 
+def _service_principals(statements: list[dict]) -> set[str]:
+    """The services a policy's statements name as principals (`Principal.Service`, one or a list)."""
+    services: set[str] = set()
+    for statement in statements:
+        named = statement["Principal"].get("Service", []) if isinstance(statement.get("Principal"), dict) else []
+        services |= {named} if isinstance(named, str) else set(named)
+    return services
+
+
+@pytest.fixture(scope="session")
+def service_principals():
+    """`service_principals(statements)`: see `_service_principals`."""
+    return _service_principals
+
+
+# Stands in for each token while the joined text is parsed: plain text inside a JSON string.
+_TOKEN_MARK = re.compile(r"@@token(\d+)@@")
+
+
+def _joined_json(value: str | dict) -> Any:
+    """A JSON document CDK wrote as text joined with tokens (a state machine's definition, a dashboard body,
+    an SDK call, an environment variable), parsed: each token comes back as its exact intrinsic, and a
+    string with tokens inside as its `{"Fn::Join": ["", [...]]}`, so a test compares the one field with
+    the value it must hold instead of searching the text."""
+    if isinstance(value, str):
+        return json.loads(value)
+    separator, parts = value["Fn::Join"]
+    assert separator == "", f"not a joined JSON document: {value}"
+    tokens = [part for part in parts if not isinstance(part, str)]
+    marks = iter(range(len(tokens)))
+    text = "".join(part if isinstance(part, str) else f"@@token{next(marks)}@@" for part in parts)
+
+    def restore(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: restore(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [restore(item) for item in node]
+        if not isinstance(node, str) or not _TOKEN_MARK.search(node):
+            return node
+        split = _TOKEN_MARK.split(node)  # text, token number, text, ...
+        pieces = [tokens[int(piece)] if i % 2 else piece for i, piece in enumerate(split) if piece != ""]
+        return pieces[0] if len(pieces) == 1 else {"Fn::Join": ["", pieces]}
+
+    return restore(json.loads(text))
+
+
+@pytest.fixture(scope="session")
+def joined_json():
+    """`joined_json(value)`: see `_joined_json`."""
+    return _joined_json
+
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -136,3 +194,9 @@ def synth_like_the_cli():
 def models_key_users():
     """`models_key_users(stage)`: the role ARNs the stage's models key policy lets use the key."""
     return _models_key_users
+
+
+@pytest.fixture(scope="session")
+def key_users():
+    """`key_users(stage, domain)`: the role ARNs the policy of the stage's `domain` key lets use the key."""
+    return _key_users

@@ -119,4 +119,4 @@ def test_stage_check_role_trusts_only_the_pipelines_check_role(pipeline_stack, e
     assert statement["Action"] == "sts:AssumeRole" and statement["Effect"] == "Allow"
     assert statement["Condition"] == {"ArnEquals": {
         "aws:PrincipalArn": "arn:aws:iam::444444444444:role/mlp-cicd-delivery-post-deploy-check"}}
-    assert "444444444444" in json.dumps(statement["Principal"])
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::444444444444:root"}

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from ml_platform.config import ConfigError, load_config
 from ml_platform.config_sections.labeling import LabelingConfig
+from ml_platform.constants import KeyDomain
 from ml_platform.stages.platform_stage import MlPlatformStage
 
 CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
@@ -25,9 +26,14 @@ def _stage(env: str = "dev", **labeling: object) -> MlPlatformStage:
 
 
 @pytest.fixture(scope="module")
-def labeling() -> Template:
+def labeling_stage() -> MlPlatformStage:
     """`labeling: {enabled: true}` and nothing else, on dev."""
-    return Template.from_stack(_stage().labeling)
+    return _stage()
+
+
+@pytest.fixture(scope="module")
+def labeling(labeling_stage) -> Template:
+    return Template.from_stack(labeling_stage.labeling)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +62,12 @@ def _all_states(machine: dict) -> dict:
             if nested:
                 found |= _all_states(nested)
     return found
+
+
+def _create_job_states(template: Template) -> dict[str, dict]:
+    """The launcher's states that create a labeling job, by name."""
+    states = _all_states(_states(template, "Runs one Ground Truth"))
+    return {n: s for n, s in states.items() if s.get("Resource", "").endswith("sagemaker:createLabelingJob")}
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
@@ -94,20 +106,25 @@ def test_app_client_is_what_ground_truth_requires(labeling):
     assert sorted(client["AllowedOAuthScopes"]) == ["email", "openid", "profile"]
 
 
-def test_later_deploys_put_the_portal_urls_back_with_the_same_client_settings(labeling):
+def test_later_deploys_put_the_portal_urls_back_with_the_same_client_settings(labeling_stage, labeling, joined_json,
+                                                                              reference):
     # GIVEN the client as the template declares it
     client = next(iter(labeling.find_resources("AWS::Cognito::UserPoolClient").values()))["Properties"]
     restore = next(iter(labeling.find_resources("Custom::AWS").values()))["Properties"]
-    parts = restore["Update"]["Fn::Join"][1]
-    call = json.loads("".join(p if isinstance(p, str) else json.dumps(p).replace('"', "'") for p in parts))
+    call = joined_json(restore["Update"])
     params = call["parameters"]
-    # THEN the restore call sends every setting the client has, and the portal URLs from the workforce
+    # THEN the restore call updates that client of that pool with every setting the client has,
+    # and the portal URLs from the workforce's subdomain
+    stack, workforce = labeling_stage.labeling, labeling_stage.labeling.workforce
     assert call["action"] == "updateUserPoolClient"
+    assert params["UserPoolId"] == reference(stack, workforce.user_pool, None)
+    assert params["ClientId"] == reference(stack, workforce.client, None)
     for key in ("AllowedOAuthFlows", "AllowedOAuthScopes", "SupportedIdentityProviders", "ExplicitAuthFlows",
                 "AllowedOAuthFlowsUserPoolClient", "PreventUserExistenceErrors"):
         assert sorted(params[key]) == sorted(client[key]) if isinstance(client[key], list) else params[key] == client[key]
-    assert params["CallbackURLs"][0].startswith("https://") and params["CallbackURLs"][0].endswith("/oauth2/idpresponse")
-    assert "SubDomain" in params["CallbackURLs"][0] and params["LogoutURLs"][0].endswith("/logout")
+    portal = reference(stack, workforce.workforce, "SubDomain")
+    assert params["CallbackURLs"] == [{"Fn::Join": ["", ["https://", portal, "/oauth2/idpresponse"]]}]
+    assert params["LogoutURLs"] == [{"Fn::Join": ["", ["https://", portal, "/logout"]]}]
     assert restore["Create"] == restore["Update"]
 
 
@@ -125,7 +142,8 @@ def test_workforce_and_workteam_use_the_pool_and_groups_with_encrypted_notices(l
 def test_existing_workforce_and_workteam_are_used_not_created(existing):
     for cfn_type in ("AWS::Cognito::UserPool", "AWS::SageMaker::Workforce", "AWS::SageMaker::Workteam"):
         existing.resource_count_is(cfn_type, 0)
-    assert WORKTEAM in _definition(existing, "Runs one Ground Truth")
+    creates = _create_job_states(existing)
+    assert creates and all(s["Parameters"]["HumanTaskConfig"]["WorkteamArn"] == WORKTEAM for s in creates.values())
 
 
 def test_task_functions_run_in_the_vpc_and_ground_truth_may_invoke_them(labeling):
@@ -145,7 +163,7 @@ def test_task_functions_run_in_the_vpc_and_ground_truth_may_invoke_them(labeling
 
 def test_launcher_writes_kms_output_refuses_small_automated_jobs_and_waits(labeling):
     states = _all_states(_states(labeling, "Runs one Ground Truth"))
-    creates = {n: s for n, s in states.items() if s.get("Resource", "").endswith("sagemaker:createLabelingJob")}
+    creates = _create_job_states(labeling)
     assert len(creates) == 7  # custom + 3 built-in task types with and without automated labeling
     for state in creates.values():
         output = state["Parameters"]["OutputConfig"]
@@ -215,12 +233,15 @@ def test_active_learning_machine_composes_training_transform_and_labeling_jobs(l
     assert states["Finished?"]["Default"] == "NextRound" and states["NextRound"]["Next"] == "Prepare"
 
 
-def test_lake_key_admits_labeling_roles_only_when_enabled(stages, template_of):
-    enabled = Template.from_stack(_stage().security)
-    text = json.dumps(enabled.find_resources("AWS::KMS::Key"))
-    assert "mlp-dev-labeling-ground-truth" in text and "mlp-dev-labeling-launcher" in text
-    # (the workspaces' labeling-admin persona is a key user of its own; the labeling stack's roles are not)
-    assert "mlp-prod-labeling-" not in json.dumps(template_of(stages["prod"].security).find_resources("AWS::KMS::Key"))
+def test_lake_key_admits_labeling_roles_only_when_enabled(stages, labeling_stage, key_users):
+    enabled = key_users(labeling_stage, KeyDomain.LAKE)
+    assert {f"arn:aws:iam::111111111111:role/mlp-dev-labeling-{role}" for role in ("ground-truth", "launcher")} \
+        <= set(enabled)
+    # prod has labeling off: no key of it admits a labeling role (the workspaces' labeling-admin persona,
+    # mlp-prod-persona-labeling-admin, is a key user of its own; the labeling stack's roles are not)
+    prod = load_config("prod")
+    users = [user for domain in KeyDomain for user in key_users(stages["prod"], domain)]
+    assert users and not [u for u in users if u.startswith(f"arn:aws:iam::{prod.account}:role/mlp-prod-labeling-")]
 
 
 def test_bad_labeling_config_names_file_field_and_reason(tmp_path):

@@ -11,23 +11,29 @@ import pytest
 from ml_platform.config import ENVIRONMENTS, load_config
 
 
-def _containers(template) -> dict[str, dict]:
+def _containers(template) -> tuple[dict[str, dict], dict]:
+    """The containers of the steps that make a model, by step, and the definition's `Fn::Sub` variables."""
     (pipeline,) = template.find_resources("AWS::SageMaker::Pipeline").values()
-    definition = json.loads(pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][0])
-    (check,) = [s for s in definition["Steps"] if s["Type"] == "Condition"]
+    body, substitutions = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    (check,) = [s for s in json.loads(body)["Steps"] if s["Type"] == "Condition"]
     steps = {s["Name"]: s["Arguments"] for s in check["Arguments"]["IfSteps"]}
     found = {"RegisterModel": steps["RegisterModel"]["InferenceSpecification"]["Containers"][0]}
     if "CreateModel" in steps:
         found["CreateModel"] = steps["CreateModel"]["PrimaryContainer"]
-    return found
+    return found, substitutions
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_inference_code_comes_from_the_model_archive(stages, template_of, environment):
+def test_inference_code_comes_from_the_model_archive(stages, template_of, reference, environment):
     region = load_config(environment).region
-    for step, container in _containers(template_of(stages[environment].training)).items():
+    stack = stages[environment].training
+    containers, substitutions = _containers(template_of(stack))
+    for step, container in containers.items():
         assert container["Environment"] == {"SAGEMAKER_PROGRAM": "inference.py",
                                             "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
                                             "SAGEMAKER_REGION": region,
                                             "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"}, step
-        assert "cdk-" not in json.dumps(container["Environment"]), step
+        # the archive itself: the training job's output in the platform's artifacts bucket
+        assert container["ModelDataUrl"]["Std:Join"]["Values"][1] == "${Artifacts}", step
+        assert container["ModelDataUrl"]["Std:Join"]["Values"][-1] == "output/model.tar.gz", step
+    assert substitutions["Artifacts"] == reference(stack, stages[environment].data_lake.lake.artifacts, None)

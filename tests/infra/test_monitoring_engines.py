@@ -55,8 +55,8 @@ def test_one_key_switches_the_engine(engine):
 
 @pytest.mark.parametrize("kind, isolated", [("DataQuality", True), ("ModelQuality", True),
                                             ("ModelBias", False), ("ModelExplainability", False)])
-def test_job_definitions_run_in_the_vpc_with_kms_and_isolation_where_possible(engine, kind, isolated):
-    _, template = engine
+def test_job_definitions_run_in_the_vpc_with_kms_and_isolation_where_possible(engine, reference, kind, isolated):
+    stage, template = engine
     (definition,) = template.find_resources(f"AWS::SageMaker::{kind}JobDefinition").values()
     props = definition["Properties"]
     network = props["NetworkConfig"]
@@ -64,7 +64,7 @@ def test_job_definitions_run_in_the_vpc_with_kms_and_isolation_where_possible(en
     assert network["EnableInterContainerTrafficEncryption"] is True
     assert network["VpcConfig"]["Subnets"] and network["VpcConfig"]["SecurityGroupIds"]
     key = props["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"]
-    assert key == props[f"{kind}JobOutputConfig"]["KmsKeyId"] and "ModelsKey" in json.dumps(key)
+    assert key == props[f"{kind}JobOutputConfig"]["KmsKeyId"] == reference(stage.monitoring, stage.security.keys.models)
     assert props["EndpointName"] == "mlp-stg-endpoint"
     assert props["JobDefinitionName"].startswith("mlp-stg-") and len(props["JobDefinitionName"]) <= 63
 
@@ -81,13 +81,23 @@ def test_definition_names_come_from_their_content(tmp_path):
     assert base == again and all(base[k] != larger[k] for k in base)
 
 
-def test_the_function_gets_schedules_in_an_accepted_cron_form(engine):
-    _, template = engine
+def test_the_function_gets_schedules_in_an_accepted_cron_form(engine, joined_json, reference):
+    """MODEL_MONITOR tells the function, per endpoint, one schedule per job definition in the cron form
+    Model Monitor accepts, and where the baseline and the Clarify analysis configurations are."""
+    stage, template = engine
     (function,) = [f for f in template.find_resources("AWS::Lambda::Function").values()
                    if f["Properties"].get("Description", "").startswith("Starts monitoring jobs")]
-    watched = function["Properties"]["Environment"]["Variables"]["MODEL_MONITOR"]
-    text = json.dumps(watched)
-    assert "cron(0 * ? * * *)" in text and "mlp-stg-endpoint-dq" in text and "bias-analysis.json" in text
+    (endpoint, watched), = joined_json(function["Properties"]["Environment"]["Variables"]["MODEL_MONITOR"]).items()
+    assert endpoint == "mlp-stg-endpoint"
+    definitions = stage.monitoring.engine.definitions
+    assert watched["schedules"] == [
+        {"name": f"mlp-stg-endpoint-{suffix}", "type": kind, "cron": "cron(0 * ? * * *)",
+         "definition": reference(stage.monitoring, definitions[kind], "JobDefinitionName")}
+        for kind, suffix in (("DataQuality", "dq"), ("ModelQuality", "mq"), ("ModelBias", "bias"),
+                             ("ModelExplainability", "explain"))]
+    folder = "s3://mlp-stg-artifacts-222222222222-eu-west-1/monitoring/model-monitor/mlp-stg-endpoint"
+    assert watched["baseline"] == f"{folder}/current"
+    assert set(watched["clarify"]) == {f"{folder}/clarify/bias-analysis.json", f"{folder}/clarify/explain-analysis.json"}
 
 
 def test_retraining_starts_the_training_pipeline_from_the_drift_alarm(engine):

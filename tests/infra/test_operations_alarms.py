@@ -160,7 +160,7 @@ def test_endpoint_has_5xx_and_latency_alarms(dev_stage, template_of):
     assert _alarm(serving, "AWS/SageMaker", "ModelLatency")["Threshold"] == 500_000
 
 
-def test_glue_pipeline_and_labeling_failures_reach_the_topic_through_eventbridge(dev_stage, template_of):
+def test_glue_pipeline_and_labeling_failures_reach_the_topic_through_eventbridge(dev_stage, template_of, reference):
     # Glue jobs and the crawler (EventBridge state-change rules, not metrics: one event per failed run)
     processing = template_of(dev_stage.processing).to_json()
     (jobs,) = _rules(processing, "aws.glue", "Glue Job State Change")
@@ -184,8 +184,11 @@ def test_glue_pipeline_and_labeling_failures_reach_the_topic_through_eventbridge
     labeling = template_of(dev_stage.labeling).to_json()
     runs = _rules(labeling, "aws.states", "Step Functions Execution Status Change")
     assert len(runs) == 2 and all("FAILED" in r["EventPattern"]["detail"]["status"] for r in runs)
-    for rule in (jobs, crawler, feature_jobs, pipeline, *runs):
-        assert len(rule["Targets"]) == 1 and "Fn::ImportValue" in json.dumps(rule["Targets"][0]["Arn"])
+    # each rule's one target: the alert topic, imported from the Operations stack
+    for stack, rules in ((dev_stage.processing, (jobs, crawler)), (dev_stage.feature_store, (feature_jobs,)),
+                         (dev_stage.training, (pipeline,)), (dev_stage.labeling, runs)):
+        topic = reference(stack, dev_stage.operations.alerts_topic, None)
+        assert [[target["Arn"] for target in rule["Targets"]] for rule in rules] == [[topic]] * len(rules)
 
 
 @pytest.fixture(scope="module")
@@ -206,10 +209,24 @@ def test_thresholds_come_from_configuration(tuned_stage):
     assert _alarm(ingestion, "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds")["Threshold"] == 600_000
 
 
-def test_anomaly_detection_off_leaves_no_monitor_and_no_costalerts_grant(tuned_stage):
+def _alert_policy_statements(operations: dict) -> list[dict]:
+    """The statements of the alert topic's policy and of its key's policy."""
+    documents = [r["Properties"]["PolicyDocument"] for r in _resources(operations, "AWS::SNS::TopicPolicy").values()]
+    documents += [r["Properties"]["KeyPolicy"] for r in _resources(operations, "AWS::KMS::Key").values()]
+    return [statement for document in documents for statement in document["Statement"]]
+
+
+def test_anomaly_detection_off_leaves_no_monitor_and_no_costalerts_grant(dev_stage, template_of, tuned_stage,
+                                                                        service_principals):
+    # GIVEN dev as configured (anomaly detection on): the topic and its key admit Cost Anomaly Detection
+    configured = template_of(dev_stage.operations).to_json()
+    assert "costalerts.amazonaws.com" in service_principals(_alert_policy_statements(configured))
+    # WHEN it is off THEN no monitor, and neither policy names the service (the other publishers stay)
     operations = Template.from_stack(tuned_stage.operations).to_json()
     assert not _resources(operations, "AWS::CE::AnomalyMonitor")
-    assert "costalerts.amazonaws.com" not in json.dumps(operations)
+    publishers = service_principals(_alert_policy_statements(operations))
+    assert "costalerts.amazonaws.com" not in publishers
+    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com"} <= publishers
 
 
 def _write_dev(tmp_path: Path, extra: str) -> Path:

@@ -15,17 +15,10 @@ from ml_platform.stages.platform_stage import MlPlatformStage
 CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
 
 
-def _token(part: dict) -> str:
-    """A CloudFormation token inside the body, as a readable placeholder (`${Ref:AWS::Region}`)."""
-    ((kind, value),) = part.items()
-    return "${%s:%s}" % (kind, value if isinstance(value, str) else json.dumps(value).replace('"', ""))
-
-
-def dashboard_body(template: Template) -> dict:
+def dashboard_body(template: Template, joined_json) -> dict:
+    """The dashboard's body, parsed, its references as the intrinsics themselves (`joined_json`)."""
     (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
-    body = dashboard["Properties"]["DashboardBody"]
-    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
-    return json.loads("".join(p if isinstance(p, str) else _token(p) for p in parts))
+    return joined_json(dashboard["Properties"]["DashboardBody"])
 
 
 def _graphs(body: dict) -> dict[str, list[list]]:
@@ -47,23 +40,23 @@ def _dimension(metrics: list[list], name: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def dev(dev_stage, template_of) -> dict:
-    return dashboard_body(template_of(dev_stage.dashboard))
+def dev(dev_stage, template_of, joined_json) -> dict:
+    return dashboard_body(template_of(dev_stage.dashboard), joined_json)
 
 
 @pytest.fixture(scope="module")
-def staging(stages, template_of) -> dict:
-    return dashboard_body(template_of(stages["staging"].dashboard))
+def staging(stages, template_of, joined_json) -> dict:
+    return dashboard_body(template_of(stages["staging"].dashboard), joined_json)
 
 
 @pytest.fixture(scope="module")
-def without_features_and_labeling() -> dict:
+def without_features_and_labeling(joined_json) -> dict:
     config = load_config("dev")
     config = config.model_copy(update={"features": config.features.model_copy(update={"enabled": False}),
                                        "labeling": config.labeling.model_copy(update={"enabled": False})})
     stage = MlPlatformStage(cdk.App(context=CDK_CONTEXT), "Dev", config=config)
     assert stage.feature_store is None and stage.labeling is None
-    return dashboard_body(Template.from_stack(stage.dashboard))
+    return dashboard_body(Template.from_stack(stage.dashboard), joined_json)
 
 
 def test_the_dashboard_is_its_own_last_stack_named_after_the_environment(dev_stage, template_of):
@@ -104,13 +97,14 @@ def test_staging_realtime_shows_instances_api_and_monitoring(staging):
 
 
 @pytest.mark.parametrize("body", ["dev", "staging"])
-def test_stream_firehose_glue_pipeline_and_budget_widgets(body, request):
+def test_stream_firehose_glue_pipeline_and_budget_widgets(body, request, stages, reference):
     graphs = _graphs(request.getfixturevalue(body))
     lag = graphs["Event stream iterator age and throttling"]
     assert {("AWS/Kinesis", m) for m in ("GetRecords.IteratorAgeMilliseconds", "WriteProvisionedThroughputExceeded",
                                          "ReadProvisionedThroughputExceeded")} == _names(lag)
     # the stream's generated name comes from the Ingestion stack (a cross-stack reference)
-    assert all(v.startswith("${Fn::ImportValue:") for v in _dimension(lag, "StreamName"))
+    stream = reference(stages[body].dashboard, stages[body].ingestion.stream, None)
+    assert [m[m.index("StreamName") + 1] for m in lag] == [stream] * len(lag)
     firehose = _names(graphs["Firehose freshness and failed records"])
     assert {("AWS/Firehose", "DeliveryToS3.DataFreshness"), ("AWS/Firehose", "FailedConversion.Records")} <= firehose
     glue = [m[0]["expression"] for m in graphs["Glue job failures"]]

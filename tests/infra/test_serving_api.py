@@ -82,10 +82,17 @@ def test_stage_throttles_logs_and_traces_without_payload_data(stages, template_o
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_account_logging_role_is_ours_not_the_managed_policy(stages, template_of, env):
+    # GIVEN the one API Gateway account setting (the RestApi makes none of its own)
     t = template_of(stages[env].serving)
-    t.has_resource_properties("AWS::ApiGateway::Account", {"CloudWatchRoleArn": Match.any_value()})
-    body = json.dumps(t.to_json())
-    assert "AmazonAPIGatewayPushToCloudWatchLogs" not in body
+    (account,) = t.find_resources("AWS::ApiGateway::Account").values()
+    role_id, _ = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"]
+    role = t.find_resources("AWS::IAM::Role")[role_id]["Properties"]
+    # THEN its role is the platform's, and its only policies are this stack's own (not the AWS-managed
+    # AmazonAPIGatewayPushToCloudWatchLogs, which writes to every log group)
+    assert role["RoleName"] == f"{load_config(env).name_prefix}-apigateway-cloudwatch"
+    own = t.find_resources("AWS::IAM::ManagedPolicy")
+    assert role["ManagedPolicyArns"] and all(isinstance(arn, dict) and arn.get("Ref") in own
+                                             for arn in role["ManagedPolicyArns"])
 
 
 def test_prod_stage_is_guarded_by_waf_with_managed_groups_and_rate_rule(prod_stage, template_of):

@@ -56,6 +56,12 @@ def test_pipeline_role_creates_only_isolated_encrypted_tuning_jobs(prod_stage, t
             "Resource": "arn:aws:sagemaker:eu-west-1:333333333333:hyper-parameter-tuning-job/*",
             "Condition": {"Bool": {"sagemaker:NetworkIsolation": "true",
                                    "sagemaker:InterContainerTrafficEncryption": "true"}}})])}})
+    # SageMaker names a pipeline's tuning jobs itself (not `pipelines-*`): every grant on tuning jobs
+    # names all of the account's, and the condition keys above are what scope the creation.
     statements = [s for p in template_of(prod_stage.training).find_resources("AWS::IAM::ManagedPolicy").values()
                   for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    assert not any("hyper-parameter-tuning-job/pipelines-" in json.dumps(s.get("Resource")) for s in statements)
+    on_tuning_jobs = [s for s in statements if any("HyperParameterTuningJob" in action for action in
+                                                   ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
+    assert {s["Sid"] for s in on_tuning_jobs} == {"CreateIsolatedTuningJobs", "WatchTuningJobs"}
+    assert all(s["Resource"] == "arn:aws:sagemaker:eu-west-1:333333333333:hyper-parameter-tuning-job/*"
+               for s in on_tuning_jobs)

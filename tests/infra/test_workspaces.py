@@ -39,11 +39,13 @@ def test_every_guardrail_names_only_keys_each_of_its_actions_supports():
             assert not unsupported, f"{document['Sid']}: {action} does not support {sorted(unsupported)}"
 
 
+def _stacks(stage):
+    return [stack for stack in stage.node.children if hasattr(stack, "template_options")]
+
+
 def _all_templates(stages):
     for stage in stages.values():
-        for stack in stage.node.children:
-            if hasattr(stack, "template_options"):
-                yield stack
+        yield from _stacks(stage)
 
 
 def test_every_role_of_every_environment_has_a_permissions_boundary(stages, template_of):
@@ -52,13 +54,18 @@ def test_every_role_of_every_environment_has_a_permissions_boundary(stages, temp
             assert "PermissionsBoundary" in role["Properties"], f"{stack.node.path}/{logical_id} has no boundary"
 
 
-def test_every_sagemaker_assumed_role_carries_the_guardrails(stages, template_of):
-    for stack in _all_templates(stages):
-        for logical_id, role in template_of(stack).find_resources("AWS::IAM::Role").items():
-            trust = json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
-            if "sagemaker.amazonaws.com" in trust:
-                attached = json.dumps(role["Properties"].get("ManagedPolicyArns", []))
-                assert "SageMakerGuardrails" in attached, f"{stack.node.path}/{logical_id} lacks the guardrails"
+def test_every_sagemaker_assumed_role_carries_the_guardrails(stages, template_of, reference, service_principals):
+    checked = 0
+    for stage in stages.values():
+        for stack in _stacks(stage):
+            guardrails = reference(stack, stage.network.guardrails.sagemaker_guardrails, None)
+            for logical_id, role in template_of(stack).find_resources("AWS::IAM::Role").items():
+                trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+                if "sagemaker.amazonaws.com" in service_principals(trust):
+                    checked += 1
+                    assert guardrails in role["Properties"].get("ManagedPolicyArns", []), \
+                        f"{stack.node.path}/{logical_id} lacks the guardrails"
+    assert checked
 
 
 def test_delivery_pipeline_roles_have_the_tooling_boundary(synth_like_the_cli, tmp_path):
