@@ -26,7 +26,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ml_platform.constructs.labeling.active_learning_jobs import RoundJobSpec, model_job_states
-from ml_platform.constructs.labeling.machine_defaults import logged_state_machine
+from ml_platform.constructs.labeling.machine_defaults import logged_state_machine, report_status
 
 
 class ActiveLearningMachine(Construct):
@@ -77,6 +77,7 @@ class ActiveLearningMachine(Construct):
             role=role,
         )
         self._grant(cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID, name_prefix, job_role_arn, kms_key_arn)
+        report_status(self, self.state_machine, alerts_topic, "active-learning")
 
     def _steps_function_states(
         self, steps: lambda_.IFunction, settings: dict[str, Any], curated_bucket: str

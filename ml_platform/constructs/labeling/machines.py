@@ -16,7 +16,6 @@ from ml_platform.constructs.labeling.environment import LabelingEnvironment, ack
 from ml_platform.constructs.labeling.ground_truth_role import INPUT_PREFIX, GroundTruthRole
 from ml_platform.constructs.labeling.job_launcher import JOBS_PREFIX, LabelingJobLauncher
 from ml_platform.constructs.labeling.labeling_job_request import JobSettings
-from ml_platform.constructs.labeling.machine_defaults import report_status
 from ml_platform.constructs.labeling.model_job_role import ModelJobRole
 from ml_platform.constructs.labeling.task_functions import LabelingFunctions
 from ml_platform.constructs.labeling.task_types import BUILT_IN_TASKS
@@ -106,7 +105,6 @@ def build_model_job_role(scope: Construct, env: LabelingEnvironment, code: CodeB
         curated_bucket=env.curated_bucket,
         prefix=AL_PREFIX,
         lake_key=env.lake_key,
-        assets_bucket=assets,
         region=config.region,
         account=config.account,
         placement=env.eni_placement(),
@@ -171,7 +169,6 @@ def build_active_learning(scope: Construct, env: LabelingEnvironment, launcher: 
         role=role,
     )
     functions.steps.grant_invoke(machine.state_machine)
-    report_status(machine, machine.state_machine, env.alerts_topic, "active-learning")
     _acknowledge_active_learning(env, role, launcher=launcher, functions=functions)
     return model_jobs, machine
 

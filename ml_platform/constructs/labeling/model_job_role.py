@@ -23,7 +23,6 @@ class ModelJobRole(Construct):
         curated_bucket: str,
         prefix: str,
         lake_key: kms.IKey,
-        assets_bucket: str,
         region: str,
         account: str,
         placement: EniPlacement,
@@ -43,7 +42,6 @@ class ModelJobRole(Construct):
         self._acknowledge(run_objects, region, account)
         # The jobs run in the VPC: their network interfaces only in `placement`.
         grant_network_interfaces(self.role, service=EniService.SAGEMAKER, placement=placement)
-        del assets_bucket
 
     def _grant_run_prefix(self, run_objects: str, curated_bucket: str, prefix: str) -> None:
         """Objects under the active-learning prefix: each run's channels, models and predictions."""

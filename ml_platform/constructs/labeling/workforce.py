@@ -201,7 +201,7 @@ class PrivateWorkforce(Construct):
             timeout=cdk.Duration.minutes(2),
         )
         self.restore.node.add_dependency(self.workforce, self.client)
-        _acknowledge_restore(self, role)
+        _acknowledge_restore(self)
 
     def _portal_client_settings(self) -> dict[str, object]:
         """UpdateUserPoolClient's request: the template's full client settings with the portal's URLs
@@ -261,7 +261,7 @@ class PrivateWorkforce(Construct):
         self.workteam_arn = self.workteam.ref
 
 
-def _acknowledge_restore(scope: Construct, role: PlatformRole) -> None:
+def _acknowledge_restore(scope: Construct) -> None:
     """The SDK custom resource's provider function is CDK's own singleton in the stack."""
     stack = cdk.Stack.of(scope)
     provider = stack.node.try_find_child("AWS679f53fac002430cb0da5b7982bd2287")
@@ -280,7 +280,6 @@ def _acknowledge_restore(scope: Construct, role: PlatformRole) -> None:
         provider, nag.LAMBDA_DLQ, reason + "; CloudFormation invokes it synchronously and reports a failure itself"
     )
     nag.acknowledge_all(provider, nag.LAMBDA_CONCURRENCY, reason + "; invoked once per deployment")
-    del role
 
 
 def _pascal(text: str) -> str:
