@@ -24,28 +24,27 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config import PlatformConfig
-from ml_platform.config_sections.serving import EndpointConfig
 from ml_platform.constants import PIPELINES_PREFIX, RolePurpose
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.constructs.serving.endpoint import ModelEndpoint, RollbackAlarms
 from ml_platform.constructs.serving.endpoint_api import EndpointApi
 from ml_platform.constructs.serving.endpoint_deployer import EndpointDeployer
-from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
+from ml_platform.constructs.serving.endpoint_outputs import (
+    MULTI_MODEL_PREFIX,
+    OUTPUT_PREFIXES,
+    AsyncResultTopics,
+    endpoint_spec,
+)
 from ml_platform.constructs.serving.model_promotion import ModelPromotionAccess
 from ml_platform.constructs.serving.model_role import ModelExecutionRole
 from ml_platform.constructs.training.model_registry import ModelRegistry
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
 from ml_platform.stacks.base import PlatformStack
-
-CAPTURE_PREFIX = "data-capture"
-ASYNC_PREFIX = "async-inference"
-MULTI_MODEL_PREFIX = "multi-model"
 
 
 class ServingStack(PlatformStack):
@@ -65,11 +64,14 @@ class ServingStack(PlatformStack):
         artifacts = s3.Bucket.from_bucket_attributes(
             self, "Artifacts", bucket_name=naming.bucket_name("artifacts"), encryption_key=models_key)
         bucket_uri = f"s3://{artifacts.bucket_name}"
-        self._endpoint_spec(naming, endpoint, models_key, bucket_uri)
+        self.async_topics = AsyncResultTopics.for_endpoint(self, config=endpoint, name_prefix=naming.prefix,
+                                                           key=models_key)
+        self.spec = endpoint_spec(config=endpoint, endpoint_name=naming.resource_name("endpoint"),
+                                  kms_key_arn=models_key.key_arn, bucket_uri=bucket_uri, topics=self.async_topics)
         self.model_role = ModelExecutionRole(
             self, "ModelRole", role_name=naming.role_name(RolePurpose.SAGEMAKER_MODEL), name_prefix=naming.prefix,
-            artifacts=artifacts, output_prefixes=[CAPTURE_PREFIX, ASYNC_PREFIX],
-            topics=[t for t in (self.success_topic, self.error_topic) if t is not None],
+            artifacts=artifacts, output_prefixes=list(OUTPUT_PREFIXES),
+            topics=self.async_topics.topics if self.async_topics else [],
             placement=EniPlacement.of(vpc, vpc_subnets, security_group)).role
         self.alarms = RollbackAlarms(self, "RollbackAlarms", spec=self.spec, alerting=alerting)
         self.endpoint = None
@@ -92,23 +94,6 @@ class ServingStack(PlatformStack):
             model_source_prefix=f"{bucket_uri}/{PIPELINES_PREFIX}/")
         self._promotion_and_api(config, naming, promoter_arn, vpc, vpc_subnets, security_group, models_key,
                                 logs_key, removal_policy, alerting)
-
-    def _endpoint_spec(self, naming: Naming, endpoint: EndpointConfig, models_key: kms.IKey, bucket_uri: str) -> None:
-        """The async result topics (async mode) and the endpoint's spec, shared by the CDK side and the deployer."""
-        self.success_topic: sns.Topic | None = None
-        self.error_topic: sns.Topic | None = None
-        if endpoint.mode == "async":
-            self.success_topic = sns.Topic(self, "AsyncSuccess", master_key=models_key, enforce_ssl=True,
-                                           display_name=f"{naming.prefix} async inference results")
-            self.error_topic = sns.Topic(self, "AsyncError", master_key=models_key, enforce_ssl=True,
-                                         display_name=f"{naming.prefix} async inference failures")
-        self.spec = EndpointSpec(
-            config=endpoint, endpoint_name=naming.resource_name("endpoint"), kms_key_arn=models_key.key_arn,
-            capture_s3_uri=f"{bucket_uri}/{CAPTURE_PREFIX}",
-            async_output_s3_uri=f"{bucket_uri}/{ASYNC_PREFIX}/output",
-            async_failure_s3_uri=f"{bucket_uri}/{ASYNC_PREFIX}/failure",
-            success_topic_arn=self.success_topic.topic_arn if self.success_topic else None,
-            error_topic_arn=self.error_topic.topic_arn if self.error_topic else None)
 
     def _promotion_and_api(self, config: PlatformConfig, naming: Naming, promoter_arn: str | None, vpc: ec2.IVpc,
                            vpc_subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup,
