@@ -9,22 +9,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import aws_cdk as cdk
-from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import pipelines
 from constructs import Construct
 
-from ml_platform.cfn_child import cfn_child
 from ml_platform.config import PlatformConfig
 from ml_platform.config_sections.delivery import PipelineConfig
 from ml_platform.constructs.delivery.delivery_pipeline import (
     ApprovalTopic,
     BuildLogs,
     DeliveryPipelineRoles,
+    delivery_code_pipeline,
     harden_artifact_bucket,
+    ignore_deploy_role_arn_lint,
+    tag_tooling_resources,
 )
 from ml_platform.constructs.delivery.delivery_pipeline_nag import acknowledge_delivery_pipeline_findings
 from ml_platform.constructs.delivery.deploy_steps import (
+    approval_step,
     post_deploy_check_step,
     promote_model_step,
     synth_step,
@@ -33,9 +34,6 @@ from ml_platform.constructs.workspaces.guardrails import BoundaryPolicy
 from ml_platform.naming import Naming
 from ml_platform.stacks.base import PlatformStack
 from ml_platform.stages.platform_stage import MlPlatformStage
-from ml_platform.tagging import CostAllocationTags
-
-APPROVAL_STEP_ID = "PromoteToProd"
 
 
 class DeliveryPipelineStack(PlatformStack):
@@ -62,23 +60,10 @@ class DeliveryPipelineStack(PlatformStack):
         self.roles = DeliveryPipelineRoles(self, "Roles", naming=Naming(config.name_prefix, config.account, config.region))
         source = pipelines.CodePipelineSource.connection(
             config.repository, config.branch, connection_arn=config.connection_arn)
-        self.pipeline = pipelines.CodePipeline(
-            self, "Pipeline",
-            pipeline_name=f"{config.name_prefix}-delivery",
-            synth=synth_step(source, self.roles.synth),
-            # Our roles (grants in a managed policy each); actions run as the pipeline role instead
-            # of one generated role per action.
-            role=self.roles.pipeline,
-            use_pipeline_role_for_actions=True,
-            pipeline_type=codepipeline.PipelineType.V2,
-            cross_account_keys=True,
-            enable_key_rotation=True,
-            docker_enabled_for_synth=False,
-            # One CodeBuild project publishes every asset (Lambda and Glue code), not one per asset.
-            publish_assets_in_parallel=False,
-            cli_version=cli_version,
-            code_build_defaults=self.build_logs.code_build_options(),
-        )
+        self.pipeline = delivery_code_pipeline(
+            self, "Pipeline", pipeline_name=f"{config.name_prefix}-delivery",
+            synth=synth_step(source, self.roles.synth), role=self.roles.pipeline, build_logs=self.build_logs,
+            cli_version=cli_version)
         self.approval_topic = None
         if config.approval_email:
             self.approval_topic = ApprovalTopic(self, "ApprovalTopic", email=config.approval_email,
@@ -89,22 +74,13 @@ class DeliveryPipelineStack(PlatformStack):
         *earlier, last = environments
         for env_config in earlier:
             self._add_stage(env_config, source=source)
-        self._add_stage(last, pre=[pipelines.ManualApprovalStep(
-            APPROVAL_STEP_ID, notification_topic=self.approval_topic,
-            comment=f"Promote the release already running in {earlier[-1].environment} to "
-                    f"{last.environment} ({last.account}/{last.region})?")], source=source, promote_model=True)
+        self._add_stage(last, pre=[approval_step(self.approval_topic, running_in=earlier[-1], promote_to=last)],
+                        source=source, promote_model=True)
         self.pipeline.build_pipeline()
-        # cfn-lint E3703 checks each deploy action's RoleArn against the IAM role ARN format and cannot
-        # evaluate CDK's Fn::Join of AWS::Partition (it reports "prefer Fn::Sub"): the ARNs are the
-        # target accounts' CDK bootstrap roles. Ignored on this one resource only.
-        cfn_child(self.pipeline.pipeline, cdk.CfnResource).add_metadata(
-            "cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
+        ignore_deploy_role_arn_lint(self.pipeline)
         self.artifact_access_logs = harden_artifact_bucket(self, "ArtifactAccessLogs", pipeline=self.pipeline)
         acknowledge_delivery_pipeline_findings(self.pipeline, self.roles, self.promote_step, self.check_steps)
-        # The tooling tags go on the pipeline's own resources; each stage tags its resources itself.
-        for child in self.node.children:
-            if not isinstance(child, cdk.Stage):
-                cdk.Aspects.of(child).add(CostAllocationTags(config.tags.as_dict()))
+        tag_tooling_resources(self, config.tags.as_dict())
 
     def _add_stage(self, env_config: PlatformConfig, *, source: pipelines.IFileSetProducer,
                    pre: Sequence[pipelines.Step] = (), promote_model: bool = False) -> None:

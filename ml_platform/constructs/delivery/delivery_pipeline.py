@@ -1,8 +1,11 @@
-"""Building blocks of the delivery pipeline: encrypted build logs, the approval topic, hardening."""
+"""Building blocks of the delivery pipeline: the CodePipeline, encrypted build logs, the approval topic, hardening."""
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -19,6 +22,7 @@ from ml_platform.constructs.foundation.keys import KeyUsers, PlatformKey, logs_s
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
+from ml_platform.tagging import CostAllocationTags
 
 
 class BuildLogs(Construct):
@@ -165,3 +169,40 @@ def harden_artifact_bucket(scope: Construct, construct_id: str, *, pipeline: pip
                         "Request logs of the artifact bucket, versioned and retained in one region; the "
                         "artifacts they describe are themselves reproducible from the repository")
     return access_logs
+
+
+def delivery_code_pipeline(scope: Construct, construct_id: str, *, pipeline_name: str,
+                           synth: pipelines.CodeBuildStep, role: iam.IRole, build_logs: BuildLogs,
+                           cli_version: str | None) -> pipelines.CodePipeline:
+    """The CDK Pipelines `CodePipeline`: V2, cross-account rotating keys, no Docker, `build_logs`."""
+    return pipelines.CodePipeline(
+        scope, construct_id,
+        pipeline_name=pipeline_name,
+        synth=synth,
+        # Our roles (grants in a managed policy each); actions run as the pipeline role instead
+        # of one generated role per action.
+        role=role,
+        use_pipeline_role_for_actions=True,
+        pipeline_type=codepipeline.PipelineType.V2,
+        cross_account_keys=True,
+        enable_key_rotation=True,
+        docker_enabled_for_synth=False,
+        # One CodeBuild project publishes every asset (Lambda and Glue code), not one per asset.
+        publish_assets_in_parallel=False,
+        cli_version=cli_version,
+        code_build_defaults=build_logs.code_build_options(),
+    )
+
+
+def ignore_deploy_role_arn_lint(pipeline: pipelines.CodePipeline) -> None:
+    """cfn-lint E3703 checks each deploy action's RoleArn against the IAM role ARN format and cannot
+    evaluate CDK's Fn::Join of AWS::Partition (it reports "prefer Fn::Sub"): the ARNs are the
+    target accounts' CDK bootstrap roles. Ignored on the pipeline resource only (after `build_pipeline()`)."""
+    cfn_child(pipeline.pipeline, cdk.CfnResource).add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
+
+
+def tag_tooling_resources(scope: Construct, tags: Mapping[str, str]) -> None:
+    """The tooling tags on the pipeline's own resources; each stage tags its resources itself."""
+    for child in scope.node.children:
+        if not isinstance(child, cdk.Stage):
+            cdk.Aspects.of(child).add(CostAllocationTags(tags))

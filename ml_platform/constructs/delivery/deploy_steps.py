@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
 from aws_cdk import pipelines
 
 from ml_platform.config import PlatformConfig
@@ -28,6 +29,7 @@ SYNTH_COMMANDS = (
     f"for f in {SYNTH_OUTPUT_DIR}/security-report-*.md {SYNTH_OUTPUT_DIR}/cfn-lint.txt; do "
     f"cp \"$f\" \"{BUILD_REPORTS_DIR}/pipeline-$(basename \"$f\")\"; done",
 )
+APPROVAL_STEP_ID = "PromoteToProd"
 CHECK_STEP_ID = "PostDeployCheck"
 PROMOTE_STEP_ID = "DeployApprovedModel"
 
@@ -40,6 +42,15 @@ def synth_step(source: pipelines.IFileSetProducer, role: iam.IRole) -> pipelines
             "files": ["tests.xml"], "base-directory": BUILD_REPORTS_DIR, "file-format": "JUNITXML"}}}))
     step.add_output_directory(BUILD_REPORTS_DIR)
     return step
+
+
+def approval_step(topic: sns.ITopic | None, *, running_in: PlatformConfig,
+                  promote_to: PlatformConfig) -> pipelines.ManualApprovalStep:
+    """The manual approval before the last stage; `topic` (if any) e-mails the approvers."""
+    return pipelines.ManualApprovalStep(
+        APPROVAL_STEP_ID, notification_topic=topic,
+        comment=f"Promote the release already running in {running_in.environment} to "
+                f"{promote_to.environment} ({promote_to.account}/{promote_to.region})?")
 
 
 def post_deploy_check_step(stage: MlPlatformStage, env_config: PlatformConfig, source: pipelines.IFileSetProducer,
