@@ -7,6 +7,7 @@ to a single bucket, key, project or role family. Call after `build_pipeline()`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -31,50 +32,82 @@ _INLINE = ("Role and policy are generated inside CDK Pipelines (self-mutation/as
            "replaced by a PlatformRole; the statements are CDK's scoped grants, reviewed in this report")
 
 
+@dataclass(frozen=True)
+class _ArtifactGrants:
+    """The findings of CDK's grants on the pipeline's artifact bucket and its key, as every role gets them."""
+
+    read: dict[str, str]
+    write: dict[str, str]
+    key: dict[str, str]
+
+    @classmethod
+    def of(cls, pipeline: pipelines.CodePipeline) -> _ArtifactGrants:
+        bucket = pipeline.pipeline.artifact_bucket
+        return cls(
+            read={nag.object_arn_finding(cfn_child(bucket, cdk.CfnResource)): _ARTIFACT_RW,
+                  **{nag.wildcard_finding(f"Action::s3:{a}"): _ARTIFACT_RW
+                     for a in ("GetBucket*", "GetObject*", "List*")}},
+            write={nag.wildcard_finding(f"Action::s3:{a}"): _ARTIFACT_RW for a in ("Abort*", "DeleteObject*")},
+            key={nag.wildcard_finding(f"Action::kms:{a}"): _ARTIFACT_KEY for a in ("GenerateDataKey*", "ReEncrypt*")})
+
+
 def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, roles: DeliveryPipelineRoles,
                                            promote_step: pipelines.CodeBuildStep | None = None,
                                            check_steps: Sequence[pipelines.CodeBuildStep] = ()) -> None:
-    stack = cdk.Stack.of(pipeline)
-    bucket = pipeline.pipeline.artifact_bucket
-    artifact_findings = {
-        nag.object_arn_finding(cfn_child(bucket, cdk.CfnResource)): _ARTIFACT_RW,
-        **{nag.wildcard_finding(f"Action::s3:{a}"): _ARTIFACT_RW for a in ("GetBucket*", "GetObject*", "List*")},
+    """Every finding on the grants CDK Pipelines writes: our roles', its own roles', its projects'."""
+    artifacts = _ArtifactGrants.of(pipeline)
+    step_projects = _acknowledge_our_roles(pipeline, roles, artifacts, promote_step, check_steps)
+    self_mutation = _acknowledge_self_mutation(pipeline, artifacts)
+    file_asset = _acknowledge_asset_publishing(pipeline, artifacts)
+    for project in [pipeline.synth_project, self_mutation, file_asset, *step_projects]:
+        # NIST 800-53 rev 5 raises no such finding on these projects (tests/infra/test_stale_acknowledgments.py).
+        nag.acknowledge_all(project, [f"{pack}-CodeBuildProjectSourceRepoUrl"
+                                      for pack in ("HIPAA.Security", "PCI.DSS.321")], _SOURCE_REPO)
+
+
+def _project_findings(project: codebuild.IProject) -> dict[str, str]:
+    """The project's own default log group and report groups, both named after its logical ID."""
+    stack = cdk.Stack.of(project)
+    logical_id = stack.get_logical_id(cfn_child(project, cdk.CfnElement))
+    return {
+        nag.wildcard_finding(f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:"
+                             f"/aws/codebuild/<{logical_id}>:*"): _PROJECT_LOGS,
+        nag.wildcard_finding(f"Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/"
+                             f"<{logical_id}>-*"): _PROJECT_REPORTS,
     }
-    artifact_write = {nag.wildcard_finding(f"Action::s3:{a}"): _ARTIFACT_RW for a in ("Abort*", "DeleteObject*")}
-    artifact_key = {nag.wildcard_finding(f"Action::kms:{a}"): _ARTIFACT_KEY for a in ("GenerateDataKey*", "ReEncrypt*")}
 
-    def project_findings(project: codebuild.IProject) -> dict[str, str]:
-        logical_id = stack.get_logical_id(cfn_child(project, cdk.CfnElement))
-        return {
-            nag.wildcard_finding(f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:"
-                                 f"/aws/codebuild/<{logical_id}>:*"): _PROJECT_LOGS,
-            nag.wildcard_finding(f"Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/"
-                                 f"<{logical_id}>-*"): _PROJECT_REPORTS,
-        }
 
-    _acknowledge(roles.pipeline.grants_policy, {**artifact_findings, **artifact_write, **artifact_key})
-    _acknowledge(roles.synth.grants_policy, {**artifact_findings, **artifact_write, **artifact_key,
-                                             **project_findings(pipeline.synth_project)})
-
-    projects_from_steps = []
+def _acknowledge_our_roles(pipeline: pipelines.CodePipeline, roles: DeliveryPipelineRoles, artifacts: _ArtifactGrants,
+                           promote_step: pipelines.CodeBuildStep | None,
+                           check_steps: Sequence[pipelines.CodeBuildStep]) -> list[codebuild.IProject]:
+    """The grants CDK Pipelines adds to the roles we pass in; returns the post-stage steps' projects."""
+    _acknowledge(roles.pipeline.grants_policy, {**artifacts.read, **artifacts.write, **artifacts.key})
+    _acknowledge(roles.synth.grants_policy, {**artifacts.read, **artifacts.write, **artifacts.key,
+                                             **_project_findings(pipeline.synth_project)})
+    step_projects = []
     if promote_step is not None:
         # The post-Prod step reads the source artifact (scripts/) and assumes prod's promotion role.
-        _acknowledge(roles.promote.grants_policy, {**artifact_findings, **artifact_key,
-                                                   **project_findings(promote_step.project)})
-        projects_from_steps.append(promote_step.project)
+        _acknowledge(roles.promote.grants_policy, {**artifacts.read, **artifacts.key,
+                                                   **_project_findings(promote_step.project)})
+        step_projects.append(promote_step.project)
     if check_steps:
         # One role for every stage's post-deploy check: reads the source artifact (scripts/), assumes
         # the stage's post-deploy-check role; each check project logs and reports under its own name.
-        findings = {**artifact_findings, **artifact_key}
+        findings = {**artifacts.read, **artifacts.key}
         for step in check_steps:
-            findings.update(project_findings(step.project))
-            projects_from_steps.append(step.project)
+            findings.update(_project_findings(step.project))
+            step_projects.append(step.project)
         _acknowledge(roles.check.grants_policy, findings)
+    return step_projects
 
+
+def _acknowledge_self_mutation(pipeline: pipelines.CodePipeline, artifacts: _ArtifactGrants) -> codebuild.IProject:
+    """The self-mutation project's generated role (CDK CLI lookups, bootstrap-role assumption); returns the project."""
     self_mutation = pipeline.self_mutation_project
+    account = cdk.Stack.of(pipeline).account
     _acknowledge(_default_policy(self_mutation.role), {
-        **artifact_findings, **artifact_key, **project_findings(self_mutation),
-        nag.wildcard_finding(f"Resource::arn:*:iam::{stack.account}:role/*"):
+        **artifacts.read, **artifacts.key, **_project_findings(self_mutation),
+        nag.wildcard_finding(f"Resource::arn:*:iam::{account}:role/*"):
             "sts:AssumeRole only on roles tagged aws-cdk:bootstrap-role deploy/file-publishing/"
             "image-publishing (condition on the statement): the CDK bootstrap roles whose names it cannot know",
         nag.wildcard_finding("Resource::*"):
@@ -82,11 +115,16 @@ def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, rol
             "stack and staging bucket of the tooling account before updating the pipeline",
     })
     nag.acknowledge_all(_default_policy(self_mutation.role), nag.IAM_INLINE_POLICY, _INLINE)
+    return self_mutation
 
+
+def _acknowledge_asset_publishing(pipeline: pipelines.CodePipeline, artifacts: _ArtifactGrants) -> IConstruct:
+    """The asset-publishing role CDK Pipelines shares among its asset projects; returns the file-asset project."""
+    stack = cdk.Stack.of(pipeline)
     assets = pipeline.node.find_child("Assets")
     file_role = assets.node.find_child("FileRole")
     _acknowledge(_default_policy(file_role), {
-        **artifact_findings,
+        **artifacts.read,
         nag.wildcard_finding(f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/*"):
             "CDK Pipelines' asset-publishing role is shared by its asset projects; the wildcard is CodeBuild's "
             "own log groups of this account and region, write-only (create group/stream, put events)",
@@ -98,12 +136,7 @@ def acknowledge_delivery_pipeline_findings(pipeline: pipelines.CodePipeline, rol
             "role; publishing itself happens through the named cdk file-publishing roles only",
     })
     nag.acknowledge_all(_default_policy(file_role), nag.IAM_INLINE_POLICY, _INLINE)
-
-    projects = [pipeline.synth_project, self_mutation, assets.node.find_child("FileAsset"), *projects_from_steps]
-    for project in projects:
-        # NIST 800-53 rev 5 raises no such finding on these projects (tests/infra/test_stale_acknowledgments.py).
-        nag.acknowledge_all(project, [f"{pack}-CodeBuildProjectSourceRepoUrl"
-                                      for pack in ("HIPAA.Security", "PCI.DSS.321")], _SOURCE_REPO)
+    return assets.node.find_child("FileAsset")
 
 
 def _default_policy(role: IConstruct | None) -> IConstruct:
