@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
@@ -55,6 +56,15 @@ def feature_targets(groups: Sequence[FeatureGroup]) -> list[dict[str, object]]:
     return [feature_target(g) for g in groups if g.config.ingestion.from_stream]
 
 
+def feature_targets_variable(groups: Sequence[FeatureGroup]) -> str:
+    """FEATURE_TARGETS as compact JSON, refused when it would not fit Lambda's environment budget."""
+    targets = json.dumps(feature_targets(groups), separators=(",", ":"))
+    if len(targets.encode()) > MAX_TARGETS_BYTES:
+        raise ValueError(f"FEATURE_TARGETS is {len(targets)} bytes, over Lambda's environment budget "
+                         f"({MAX_TARGETS_BYTES}): split the groups over more than one function")
+    return targets
+
+
 class StreamIngestion(Construct):
     """The ingestion function, its queues and its event source mapping on `stream`."""
 
@@ -63,18 +73,8 @@ class StreamIngestion(Construct):
                  security_group: ec2.ISecurityGroup, streaming_key: kms.IKey, logs_key: kms.IKey,
                  log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy, alerting: Alerting) -> None:
         super().__init__(scope, construct_id)
-        targets = json.dumps(feature_targets(groups), separators=(",", ":"))
-        if len(targets.encode()) > MAX_TARGETS_BYTES:
-            raise ValueError(f"FEATURE_TARGETS is {len(targets)} bytes, over Lambda's environment budget "
-                             f"({MAX_TARGETS_BYTES}): split the groups over more than one function")
-        self.dead_letters, self.on_failure = (
-            sqs.Queue(self, queue_id, encryption=sqs.QueueEncryption.KMS, encryption_master_key=streaming_key,
-                      enforce_ssl=True, retention_period=cdk.Duration.days(settings.dead_letter_retention_days),
-                      removal_policy=removal_policy)
-            for queue_id in ("InvalidRecords", "GivenUpBatches"))
-        for queue, what in ((self.dead_letters, "records the function can never write, with their reason"),
-                            (self.on_failure, "batches the event source mapping gave up on")):
-            nag.acknowledge(queue, "AwsSolutions-SQS3", f"This queue is itself a dead-letter destination: {what}")
+        targets = feature_targets_variable(groups)
+        self.dead_letters, self.on_failure = self._queues(settings, streaming_key, removal_policy)
         self.role = PlatformRole(self, "Role", role_name=naming.role_name(RolePurpose.FEATURE_INGESTION),
                                  assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                                  description="Feature ingestion Lambda: Kinesis events -> Feature Store PutRecord")
@@ -101,8 +101,26 @@ class StreamIngestion(Construct):
             parallelization_factor=settings.parallelization_factor, report_batch_item_failures=True,
             on_failure=sources.SqsDlq(self.on_failure))
         self.function.function.add_event_source(self.mapping_source)
+        self.alarms = self._alarms(alerting)
+        self._acknowledge()
+
+    def _queues(self, settings: StreamIngestionConfig, streaming_key: kms.IKey,
+                removal_policy: cdk.RemovalPolicy) -> tuple[sqs.Queue, sqs.Queue]:
+        """The invalid-records queue (the function's) and the given-up-batches queue (the mapping's)."""
+        invalid_records, given_up_batches = (
+            sqs.Queue(self, queue_id, encryption=sqs.QueueEncryption.KMS, encryption_master_key=streaming_key,
+                      enforce_ssl=True, retention_period=cdk.Duration.days(settings.dead_letter_retention_days),
+                      removal_policy=removal_policy)
+            for queue_id in ("InvalidRecords", "GivenUpBatches"))
+        for queue, what in ((invalid_records, "records the function can never write, with their reason"),
+                            (given_up_batches, "batches the event source mapping gave up on")):
+            nag.acknowledge(queue, "AwsSolutions-SQS3", f"This queue is itself a dead-letter destination: {what}")
+        return invalid_records, given_up_batches
+
+    def _alarms(self, alerting: Alerting) -> list[cloudwatch.Alarm]:
+        """Either queue receiving a message, or the function falling behind the stream."""
         # Feature ingestion dead letters: any message in either queue is a record the feature store lacks.
-        self.alarms = [
+        return [
             alerting.dead_letter_alarm(self, "InvalidRecordsAlarm", self.dead_letters,
                                        "Feature ingestion: records that can never be written"),
             alerting.dead_letter_alarm(self, "GivenUpBatchesAlarm", self.on_failure,
@@ -114,6 +132,9 @@ class StreamIngestion(Construct):
                            description="Feature ingestion is behind the event stream by more than "
                                        f"{alerting.thresholds.stream_iterator_age_seconds} s"),
         ]
+
+    def _acknowledge(self) -> None:
+        """The role's findings on CDK's queue and stream grants, and the function's pinned runtime."""
         acknowledge_grants(self.role, resources={
             "Action::kms:GenerateDataKey*": "CDK queue grant: data keys of the streaming key, to send SSE-KMS "
                                             "messages to the invalid-records and on-failure queues",
