@@ -61,15 +61,7 @@ class VpcFunction(Construct):
                  async_failures: AsyncFailures | None, removal_policy: cdk.RemovalPolicy, alerting: Alerting,
                  timeout: cdk.Duration | None = None, memory_size: int = 512) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue: sqs.Queue | None = None
-        if async_failures is not None:
-            self.dead_letter_queue = sqs.Queue(
-                self, "DeadLetterQueue", encryption=sqs.QueueEncryption.KMS, encryption_master_key=async_failures.key,
-                enforce_ssl=True, retention_period=cdk.Duration.days(14), removal_policy=removal_policy)
-            # Lambda sends the failed event with the function's role: SQS needs the queue key for it
-            # (the key policy lists the role as a user; issue 9 defect 7).
-            iam.Grant.add_to_principal(grantee=role, actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                                       resource_arns=[async_failures.key.key_arn])
+        self.dead_letter_queue = self._dead_letter_queue(async_failures, role, removal_policy)
         self.log_group = logs.LogGroup(self, "LogGroup", encryption_key=logs_key, retention=log_retention,
                                        removal_policy=removal_policy)
         self.function_name = role.stable_name
@@ -96,6 +88,25 @@ class VpcFunction(Construct):
             placement.vpc, placement.subnets, placement.security_group))
         # Lambda checks the role's ENI permissions when the function is created: policy first.
         self.function.node.add_dependency(role.grants_policy)
+        self._acknowledge(description, reserved_concurrency=reserved_concurrency, async_failures=async_failures)
+
+    def _dead_letter_queue(self, async_failures: AsyncFailures | None, role: PlatformRole,
+                           removal_policy: cdk.RemovalPolicy) -> sqs.Queue | None:
+        """The queue of events that failed every retry of an asynchronous invocation (none for sync callers)."""
+        if async_failures is None:
+            return None
+        queue = sqs.Queue(
+            self, "DeadLetterQueue", encryption=sqs.QueueEncryption.KMS, encryption_master_key=async_failures.key,
+            enforce_ssl=True, retention_period=cdk.Duration.days(14), removal_policy=removal_policy)
+        # Lambda sends the failed event with the function's role: SQS needs the queue key for it
+        # (the key policy lists the role as a user; issue 9 defect 7).
+        iam.Grant.add_to_principal(grantee=role, actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                                   resource_arns=[async_failures.key.key_arn])
+        return queue
+
+    def _acknowledge(self, description: str, *, reserved_concurrency: int | None,
+                     async_failures: AsyncFailures | None) -> None:
+        """The function's Lambda rules: the pinned runtime, and the concurrency and DLQ it may go without."""
         nag.acknowledge(self.function, "AwsSolutions-L1",
                         "The platform pins the Python 3.12 Lambda runtime for every function (one runtime "
                         "to patch and test); the handler uses only the standard library and boto3")
