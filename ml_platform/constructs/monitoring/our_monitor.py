@@ -87,11 +87,22 @@ class OurMonitor(Construct):
     def grant_runner(self, role: PlatformRole, endpoints: list[str], *, package_group: str) -> None:
         """What the function needs: find each endpoint's deployed baseline, list capture and labels,
         write manifests, start (only) our jobs as the job role, read their outputs, publish metrics."""
+        for statement in self._runner_statements(endpoints, package_group):
+            role.add_to_principal_policy(statement)
+        self.models_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        # CreateProcessingJob with a VolumeKmsKeyId: SageMaker creates a grant in the caller's name.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="JobVolumeKeyGrants", actions=["kms:CreateGrant"], resources=[self.models_key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}))
+        self._acknowledge_runner_wildcards(role, endpoints, package_group)
+
+    def _runner_statements(self, endpoints: list[str], package_group: str) -> list[iam.PolicyStatement]:
+        """The function's SageMaker, S3 and CloudWatch statements, each scoped to our names and prefixes."""
         stack = cdk.Stack.of(self)
         def arn(kind: str, name: str) -> str:
             return stack.format_arn(service="sagemaker", resource=kind, resource_name=name)
 
-        statements = [
+        return [
             iam.PolicyStatement(sid="FindDeployedBaseline", actions=[
                 "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel",
                 "sagemaker:ListTags", "sagemaker:DescribeModelPackage"], resources=[
@@ -116,13 +127,10 @@ class OurMonitor(Construct):
             iam.PolicyStatement(sid="PublishMonitoringMetrics", actions=["cloudwatch:PutMetricData"],
                                 resources=["*"], conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}}),
         ]
-        for statement in statements:
-            role.add_to_principal_policy(statement)
-        self.models_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
-        # CreateProcessingJob with a VolumeKmsKeyId: SageMaker creates a grant in the caller's name.
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="JobVolumeKeyGrants", actions=["kms:CreateGrant"], resources=[self.models_key.key_arn],
-            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}))
+
+    def _acknowledge_runner_wildcards(self, role: PlatformRole, endpoints: list[str], package_group: str) -> None:
+        """Each wildcard of the runner's statements, with what the names under it are."""
+        stack = cdk.Stack.of(self)
         sm = f"arn:aws:sagemaker:{stack.region}:{stack.account}"
         reasons = {f"arn:aws:s3:::{self.artifacts.bucket_name}/{REPORTS_PREFIX}/*":
                    f"Monitoring function: {PREFIX_REASONS[REPORTS_PREFIX]} (writes manifests, reads metrics files)",
