@@ -44,14 +44,8 @@ class RawDeliveryStream(Construct):
         self.log_group = logs.LogGroup(self, "LogGroup", encryption_key=logs_key, retention=log_retention,
                                        removal_policy=removal_policy)
         log_stream = self.log_group.add_stream("DestinationDelivery")
-        source.grant_read(role)
-        bucket.grant_read_write(role)
-        bucket_key.grant_encrypt_decrypt(role)
-        transform.grant_invoke(role)
-        # Firehose's documented delivery-role policy for a Lambda transform also reads its configuration.
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["lambda:GetFunctionConfiguration"], resources=[transform.function_arn]))
-        self.log_group.grant_write(role)
+        _grant_delivery_role(role, source=source, bucket=bucket, bucket_key=bucket_key, transform=transform,
+                             log_group=self.log_group)
         self.delivery_stream = firehose.CfnDeliveryStream(
             self, "DeliveryStream",
             delivery_stream_type="KinesisStreamAsSource",
@@ -86,6 +80,19 @@ class RawDeliveryStream(Construct):
         policy = getattr(role, "grants_policy", None)
         if policy is not None:
             self.delivery_stream.node.add_dependency(policy)
+
+
+def _grant_delivery_role(role: iam.IRole, *, source: kinesis.IStream, bucket: s3.IBucket, bucket_key: kms.IKey,
+                         transform: lambda_.IFunction, log_group: logs.ILogGroup) -> None:
+    """Read the stream, write the bucket (with its key), run the transform, log delivery errors."""
+    source.grant_read(role)
+    bucket.grant_read_write(role)
+    bucket_key.grant_encrypt_decrypt(role)
+    transform.grant_invoke(role)
+    # Firehose's documented delivery-role policy for a Lambda transform also reads its configuration.
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["lambda:GetFunctionConfiguration"], resources=[transform.function_arn]))
+    log_group.grant_write(role)
 
 
 def _lambda_processing(transform: lambda_.IFunction) -> firehose.CfnDeliveryStream.ProcessingConfigurationProperty:
