@@ -21,7 +21,7 @@ from ml_platform.constructs.training.code_bundle import CodeBundle
 from ml_platform.constructs.training.job_roles import SageMakerJobRole
 from ml_platform.constructs.training.model_registry import ModelRegistry
 from ml_platform.constructs.training.training_pipeline import TrainingPipeline, deploy_time_values
-from ml_platform.constructs.training.training_pipeline_definition import TrainingPipelineSpec
+from ml_platform.constructs.training.training_pipeline_spec import TrainingPipelineSpec
 from ml_platform.constructs.training.training_pipeline_triggers import TrainingPipelineTriggers
 from ml_platform.constructs.training.xgboost_image import xgboost_image_uri
 from ml_platform.naming import Naming

@@ -10,11 +10,8 @@ from pathlib import Path
 
 from ml_platform.config import load_config
 from ml_platform.constructs.training.code_bundle import pack_source_dir
-from ml_platform.constructs.training.training_pipeline_definition import (
-    Placement,
-    TrainingPipelineSpec,
-    build_training_pipeline_definition,
-)
+from ml_platform.constructs.training.training_pipeline_definition import build_training_pipeline_definition
+from ml_platform.constructs.training.training_pipeline_spec import Placement, TrainingPipelineSpec
 from ml_platform.constructs.training.xgboost_image import XGBOOST_IMAGE_ACCOUNTS, xgboost_image_uri
 
 REPO = Path(__file__).resolve().parents[2]

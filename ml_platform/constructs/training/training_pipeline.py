@@ -11,11 +11,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from ml_platform.constructs.foundation.roles import PlatformRole
-from ml_platform.constructs.training.training_pipeline_definition import (
-    Placement,
-    TrainingPipelineSpec,
-    build_training_pipeline_definition,
-)
+from ml_platform.constructs.training.training_pipeline_definition import build_training_pipeline_definition
+from ml_platform.constructs.training.training_pipeline_spec import Placement, TrainingPipelineSpec
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 

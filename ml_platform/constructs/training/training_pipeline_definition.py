@@ -16,12 +16,12 @@ isolation, inter-container encryption and volume KMS key from the tuning job def
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
-from ml_platform.config_sections.training import TrainingConfig
 from ml_platform.constants import PIPELINES_PREFIX
+from ml_platform.constructs.training import training_pipeline_jobs as jobs
 from ml_platform.constructs.training.offline_sdk import offline, pipeline_session, sdk
+from ml_platform.constructs.training.training_pipeline_spec import Placement, TrainingPipelineSpec, execution_uri
 
 PREPROCESS, TUNE, EVALUATE, CHECK, REGISTER, MODEL, TRANSFORM, FAIL = (
     "Preprocess", "TuneXGBoost", "Evaluate", "CheckModelQuality", "RegisterModel", "CreateModel",
@@ -30,146 +30,19 @@ PREPROCESS, TUNE, EVALUATE, CHECK, REGISTER, MODEL, TRANSFORM, FAIL = (
 AUC_JSON_PATH = "binary_classification_metrics.auc.value"
 EVALUATION_FILE = "evaluation.json"
 SPLITS = ("train", "validation", "test")
-_CODE_DIR = "/opt/ml/processing/code"
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where every job runs and what encrypts it."""
-
-    subnet_ids: tuple[str, ...]
-    security_group_id: str
-    kms_key_arn: str  # volumes and outputs (the models key)
-
-
-@dataclass(frozen=True)
-class TrainingPipelineSpec:
-    name: str
-    region: str
-    image_uri: str
-    code_uri: str        # s3://.../<hash>.gz, the deterministic tarball of training_code/
-    code_file_name: str  # its base name, under /opt/ml/input/data/code/ in training jobs
-    processing_role_arn: str
-    training_role_arn: str
-    artifacts_bucket: str
-    default_input_uri: str
-    model_package_group: str
-    training: TrainingConfig
-    placement: Placement
-    # Only for an image of our own: the AWS XGBoost image takes none (see `_tuning_step`).
-    metric_definitions: list[dict[str, Any]] = field(default_factory=list)
-    # baseline.py's arguments (constructs/monitoring/baseline_step.py); None: no baseline step.
-    baseline_arguments: tuple[str, ...] | None = None
-
-
-def _s3(spec: TrainingPipelineSpec, *parts: Any) -> Any:
-    from sagemaker.core.workflow.execution_variables import ExecutionVariables
-    from sagemaker.core.workflow.functions import Join
-    return Join(on="/", values=[f"s3://{spec.artifacts_bucket}", PIPELINES_PREFIX, spec.name,
-                                ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
-
-
-def _processor(spec: TrainingPipelineSpec, session: Any, script: str, instance_type: Any) -> Any:
-    """A processing job in the VPC that unpacks the code tarball and runs one of its scripts."""
-    from sagemaker.core.network import NetworkConfig
-    from sagemaker.core.processing import Processor
-    p = spec.placement
-    unpack = (f"mkdir -p {_CODE_DIR} && tar -xzf /opt/ml/processing/input/code/{spec.code_file_name} "
-              f"-C {_CODE_DIR} && exec python3 {_CODE_DIR}/{script} \"$@\"")
-    return Processor(
-        role=spec.processing_role_arn, image_uri=spec.image_uri, instance_count=1,
-        instance_type=instance_type, volume_size_in_gb=spec.training.volume_size_gb,
-        volume_kms_key=p.kms_key_arn, output_kms_key=p.kms_key_arn,
-        max_runtime_in_seconds=spec.training.max_runtime_seconds,
-        entrypoint=["/bin/sh", "-c", unpack, script], sagemaker_session=session,
-        network_config=NetworkConfig(
-            # SageMaker stages the inputs and uploads the outputs; the script itself needs no network
-            # (and the guardrails deny an un-isolated processing job).
-            enable_network_isolation=True,
-            encrypt_inter_container_traffic=True,
-            security_group_ids=[p.security_group_id], subnets=list(p.subnet_ids)))
-
-
-def _input(name: str, uri: Any, local: str) -> Any:
-    from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
-    return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
-        s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File",
-        s3_data_distribution_type="FullyReplicated"))
-
-
-def _output(name: str, local: str, uri: Any) -> Any:
-    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
-    return ProcessingOutput(output_name=name, s3_output=ProcessingS3Output(
-        local_path=local, s3_uri=uri, s3_upload_mode="EndOfJob"))
 
 
 def _preprocess_step(spec: TrainingPipelineSpec, session: Any, params: dict[str, Any]) -> Any:
     from sagemaker.mlops.workflow.steps import ProcessingStep
-    processor = _processor(spec, session, "preprocess.py", spec.training.processing_instance_type)
+    processor = jobs.vpc_processor(spec, session, "preprocess.py", spec.training.processing_instance_type)
     args = processor.run(
-        inputs=[_input("input", params["InputDataUri"], "/opt/ml/processing/input"),
-                _input("code", spec.code_uri, "/opt/ml/processing/input/code")],
-        outputs=[_output(s, f"/opt/ml/processing/{s}", _s3(spec, "preprocess", s)) for s in SPLITS],
+        inputs=[jobs.processing_input("input", params["InputDataUri"], "/opt/ml/processing/input"),
+                jobs.code_input(spec)],
+        outputs=[jobs.processing_output(s, f"/opt/ml/processing/{s}", execution_uri(spec, "preprocess", s))
+                 for s in SPLITS],
         # preprocess.py's own defaults cover the SageMaker paths; the label column is ours.
         arguments=["--target-column", spec.training.target_column])
     return ProcessingStep(name=PREPROCESS, step_args=args)
-
-
-def _ranges(training: TrainingConfig) -> dict[str, Any]:
-    from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
-    out = {}
-    for r in training.tuning_ranges:
-        if r.kind == "integer":
-            out[r.name] = IntegerParameter(int(r.min_value), int(r.max_value), scaling_type=r.scaling)
-        else:
-            out[r.name] = ContinuousParameter(r.min_value, r.max_value, scaling_type=r.scaling)
-    return out
-
-
-def _trainer(spec: TrainingPipelineSpec, session: Any, params: dict[str, Any]) -> Any:
-    """Script-mode XGBoost trials: code arrives as a channel, so trials need no network at all."""
-    from sagemaker.core.training.configs import (
-        CheckpointConfig,
-        Compute,
-        Networking,
-        OutputDataConfig,
-        StoppingCondition,
-    )
-    from sagemaker.train.model_trainer import ModelTrainer
-    t, p = spec.training, spec.placement
-    hyperparameters = {
-        # Network isolation: the container cannot fetch code from S3, so it reads the code channel
-        # (JSON-encoded strings, as script mode expects).
-        "sagemaker_program": json.dumps("train.py"),
-        "sagemaker_submit_directory": json.dumps(f"/opt/ml/input/data/code/{spec.code_file_name}"),
-        **t.static_hyperparameters,
-    }
-    return ModelTrainer(
-        sagemaker_session=session, role=spec.training_role_arn, training_image=spec.image_uri,
-        compute=Compute(instance_type=params["TrainingInstanceType"],
-                        instance_count=params["TrainingInstanceCount"], volume_size_in_gb=t.volume_size_gb,
-                        enable_managed_spot_training=t.use_spot, volume_kms_key_id=p.kms_key_arn),
-        networking=Networking(security_group_ids=[p.security_group_id], subnets=list(p.subnet_ids),
-                              enable_network_isolation=True,
-                              enable_inter_container_traffic_encryption=True),
-        stopping_condition=StoppingCondition(
-            max_runtime_in_seconds=t.max_runtime_seconds,
-            max_wait_time_in_seconds=t.max_wait_seconds if t.use_spot else None),
-        output_data_config=OutputDataConfig(s3_output_path=_models_uri(spec), kms_key_id=p.kms_key_arn),
-        checkpoint_config=CheckpointConfig(s3_uri=_s3(spec, "checkpoints")) if t.use_spot else None,
-        hyperparameters=hyperparameters)
-
-
-def _models_uri(spec: TrainingPipelineSpec) -> str:
-    return f"s3://{spec.artifacts_bucket}/{PIPELINES_PREFIX}/{spec.name}/models"
-
-
-def _channel(name: str, uri: Any, content_type: str | None = "text/csv",
-             distribution: str = "FullyReplicated") -> Any:
-    from sagemaker.core.shapes import Channel, DataSource, S3DataSource
-    return Channel(channel_name=name, content_type=content_type, data_source=DataSource(
-        s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=uri,
-                                    s3_data_distribution_type=distribution)))
 
 
 def _tuning_step(spec: TrainingPipelineSpec, session: Any, params: dict[str, Any], preprocess: Any) -> Any:
@@ -177,8 +50,8 @@ def _tuning_step(spec: TrainingPipelineSpec, session: Any, params: dict[str, Any
     from sagemaker.train.tuner import HyperparameterTuner
     t = spec.training
     tuner = HyperparameterTuner(
-        model_trainer=_trainer(spec, session, params), objective_metric_name=t.tuning_objective_metric,
-        objective_type=t.tuning_objective_type, hyperparameter_ranges=_ranges(t),
+        model_trainer=jobs.xgboost_trainer(spec, session, params), objective_metric_name=t.tuning_objective_metric,
+        objective_type=t.tuning_objective_type, hyperparameter_ranges=jobs.hyperparameter_ranges(t),
         # None for the AWS XGBoost image: SageMaker treats it as the built-in algorithm, refuses custom
         # MetricDefinitions and reads `validation:auc` etc. with the built-in's own regexes, which
         # match the native lines train.py prints (aws/sagemaker-xgboost-container#121).
@@ -188,9 +61,9 @@ def _tuning_step(spec: TrainingPipelineSpec, session: Any, params: dict[str, Any
     # More than one host: each trains on its own files (distributed.py joins them into one booster);
     # fully replicated, every host would train on every row. Validation stays whole on each host.
     train_distribution = "ShardedByS3Key" if t.instance_count > 1 else "FullyReplicated"
-    channels = [_channel("train", outputs["train"].S3Output.S3Uri, distribution=train_distribution),
-                _channel("validation", outputs["validation"].S3Output.S3Uri)]
-    channels.append(_channel("code", spec.code_uri, content_type=None))
+    channels = [jobs.training_channel("train", outputs["train"].S3Output.S3Uri, distribution=train_distribution),
+                jobs.training_channel("validation", outputs["validation"].S3Output.S3Uri)]
+    channels.append(jobs.training_channel("code", spec.code_uri, content_type=None))
     return TuningStep(name=TUNE, step_args=tuner.tune(inputs=channels))
 
 
@@ -198,15 +71,16 @@ def _evaluate_step(spec: TrainingPipelineSpec, session: Any, preprocess: Any,
                    tuning: Any) -> tuple[Any, Any, Any]:
     from sagemaker.core.workflow.properties import PropertyFile
     from sagemaker.mlops.workflow.steps import ProcessingStep
-    processor = _processor(spec, session, "evaluate.py", spec.training.processing_instance_type)
+    processor = jobs.vpc_processor(spec, session, "evaluate.py", spec.training.processing_instance_type)
     best_model = tuning.get_top_model_s3_uri(top_k=0, s3_bucket=spec.artifacts_bucket,
                                              prefix=f"{PIPELINES_PREFIX}/{spec.name}/models")
     test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
     args = processor.run(
-        inputs=[_input("model", best_model, "/opt/ml/processing/model"),
-                _input("test", test, "/opt/ml/processing/test"),
-                _input("code", spec.code_uri, "/opt/ml/processing/input/code")],
-        outputs=[_output("evaluation", "/opt/ml/processing/evaluation", _s3(spec, "evaluation"))])
+        inputs=[jobs.processing_input("model", best_model, "/opt/ml/processing/model"),
+                jobs.processing_input("test", test, "/opt/ml/processing/test"),
+                jobs.code_input(spec)],
+        outputs=[jobs.processing_output("evaluation", "/opt/ml/processing/evaluation",
+                                        execution_uri(spec, "evaluation"))])
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path=EVALUATION_FILE)
     return ProcessingStep(name=EVALUATE, step_args=args, property_files=[report]), report, best_model
 
@@ -228,14 +102,14 @@ def _baseline_step(spec: TrainingPipelineSpec, session: Any, preprocess: Any, be
     from sagemaker.mlops.workflow.steps import ProcessingStep
 
     from ml_platform.constructs.monitoring import baseline_step as b
-    processor = _processor(spec, session, b.SCRIPT, spec.training.processing_instance_type)
+    processor = jobs.vpc_processor(spec, session, b.SCRIPT, spec.training.processing_instance_type)
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
     args = processor.run(
-        inputs=[_input("train", outputs["train"].S3Output.S3Uri, b.LOCAL["train"]),
-                _input("test", outputs["test"].S3Output.S3Uri, b.LOCAL["test"]),
-                _input("model", best_model, b.LOCAL["model"]),
-                _input("code", spec.code_uri, "/opt/ml/processing/input/code")],
-        outputs=[_output("baseline", b.LOCAL["baseline"], _s3(spec, "baseline"))],
+        inputs=[jobs.processing_input("train", outputs["train"].S3Output.S3Uri, b.LOCAL["train"]),
+                jobs.processing_input("test", outputs["test"].S3Output.S3Uri, b.LOCAL["test"]),
+                jobs.processing_input("model", best_model, b.LOCAL["model"]),
+                jobs.code_input(spec)],
+        outputs=[jobs.processing_output("baseline", b.LOCAL["baseline"], execution_uri(spec, "baseline"))],
         arguments=list(spec.baseline_arguments or ()))
     return ProcessingStep(name=b.STEP_NAME, step_args=args)
 
@@ -267,7 +141,7 @@ def _approved_branch(spec: TrainingPipelineSpec, preprocess: Any, evaluate: Any,
         test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
         branch += [model, steps.transform_step(
             name=TRANSFORM, model_name=model.properties.ModelName, input_uri=test,
-            output_uri=_s3(spec, "transform"), instance_type=t.transform_instance_type,
+            output_uri=execution_uri(spec, "transform"), instance_type=t.transform_instance_type,
             kms_key_arn=p.kms_key_arn)]
     return branch
 
