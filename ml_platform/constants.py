@@ -93,6 +93,8 @@ class RolePurpose(StrEnum):
 # Where the SageMaker training pipeline writes everything it produces in the artifacts bucket
 # (`pipelines/<pipeline name>/...`): its job roles, the registry's archives and the deployer read it.
 PIPELINES_PREFIX = "pipelines"
+# Where the endpoint's data capture lands in the artifacts bucket: serving writes it, monitoring reads it.
+CAPTURE_PREFIX = "data-capture"
 
 # The CDK bootstrap qualifier the stacks are synthesized for (the default synthesizer's).
 BOOTSTRAP_QUALIFIER: str = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER

@@ -30,12 +30,13 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ml_platform.config_sections.monitoring import MonitoringConfig
+from ml_platform.constants import CAPTURE_PREFIX
 from ml_platform.constructs.data.lake import grant_prefix_read, grant_prefix_read_write
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.monitoring import clarify_config
 from ml_platform.constructs.monitoring.images import clarify_image_uri, model_monitor_image_uri, repository_arns
-from ml_platform.constructs.monitoring.our_monitor import CAPTURE_PREFIX, LABELS_PREFIX, PREFIX_REASONS, Placement
+from ml_platform.constructs.monitoring.our_monitor import LABELS_PREFIX, PREFIX_REASONS, Placement
 from ml_platform.constructs.training.job_roles import SageMakerJobRole
 
 MODEL_MONITOR_PREFIX = "monitoring/model-monitor"

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ml_platform.config_sections.monitoring import MonitoringConfig
-from ml_platform.constants import PIPELINES_PREFIX
+from ml_platform.constants import CAPTURE_PREFIX, PIPELINES_PREFIX
 from ml_platform.constructs.data.lake import grant_prefix_read, grant_prefix_read_write
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.foundation.roles import PlatformRole
@@ -20,8 +20,7 @@ from ml_platform.constructs.training.code_bundle import CodeBundle
 from ml_platform.constructs.training.job_roles import SageMakerJobRole
 
 NAMESPACE = "MLPlatform/ModelMonitoring"
-CAPTURE_PREFIX, LABELS_PREFIX, REPORTS_PREFIX, BASELINES_PREFIX = (
-    "data-capture", "monitoring/ground-truth", "monitoring/reports", PIPELINES_PREFIX)
+LABELS_PREFIX, REPORTS_PREFIX, BASELINES_PREFIX = "monitoring/ground-truth", "monitoring/reports", PIPELINES_PREFIX
 
 
 PREFIX_REASONS = {

@@ -11,9 +11,9 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.config_sections.serving import EndpointConfig
+from ml_platform.constants import CAPTURE_PREFIX
 from ml_platform.constructs.serving.endpoint_spec import EndpointSpec
 
-CAPTURE_PREFIX = "data-capture"
 ASYNC_PREFIX = "async-inference"
 MULTI_MODEL_PREFIX = "multi-model"
 # What the endpoint itself writes (the model execution role's only write grants in the bucket).
