@@ -134,13 +134,10 @@ class StreamIngestion(Construct):
         ]
 
     def _acknowledge(self) -> None:
-        """The role's findings on CDK's queue and stream grants, and the function's pinned runtime."""
+        """The role's findings on CDK's queue and stream grants (VpcFunction acknowledges the function's own)."""
         acknowledge_grants(self.role, resources={
             "Action::kms:GenerateDataKey*": "CDK queue grant: data keys of the streaming key, to send SSE-KMS "
                                             "messages to the invalid-records and on-failure queues",
             "Action::kms:ReEncrypt*": "CDK queue/stream grants include re-encryption, limited to the streaming key",
             "Resource::*": "X-Ray PutTraceSegments/PutTelemetryRecords (tracing Active) and the Lambda VPC "
                            "network-interface calls have no resource-level permissions"})
-        nag.acknowledge(self.function.function, "AwsSolutions-L1",
-                        "The platform pins the Python 3.12 Lambda runtime for every function (one runtime "
-                        "to patch and test); the handler uses only the standard library and boto3")
