@@ -24,7 +24,8 @@ class AsyncResultTopics:
     """The SNS topics an async endpoint notifies: one per result, one per failure.
 
     Behaviour: encrypted with `key`, TLS-only. The topics are created directly in `scope` (IDs
-    `AsyncSuccess`, `AsyncError`), as they were before this class gathered them.
+    `AsyncSuccess`, `AsyncError`), not under a construct of their own: construct IDs are a contract,
+    and a deployed topic whose path changed would be replaced (its subscribers lost).
     """
 
     def __init__(self, scope: Construct, *, name_prefix: str, key: kms.IKey) -> None:
