@@ -91,6 +91,15 @@ def logs_service_statement(region: str, account: str) -> iam.PolicyStatement:
     )
 
 
+def volume_key_grants_statement(key_arn: str, sid: str = "VolumeKeyGrants") -> iam.PolicyStatement:
+    """kms:CreateGrant on `key_arn` for AWS resources: what a caller of CreateTrainingJob,
+    CreateTransformJob, CreateProcessingJob or CreateLabelingJob with a volume key needs (SageMaker
+    creates the grant for the job's volume in the caller's name)."""
+    # Only for AWS resources (the job's volume): never a general way to delegate the key.
+    return iam.PolicyStatement(sid=sid, actions=["kms:CreateGrant"], resources=[key_arn],
+                               conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}})
+
+
 def grant_volume_encryption(key: kms.IKey, grantee: iam.IGrantable) -> iam.Grant:
     """Let `grantee` attach `key` to the volumes of the jobs it creates or runs.
 

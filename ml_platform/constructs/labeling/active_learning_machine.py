@@ -25,6 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from ml_platform.constructs.foundation.keys import volume_key_grants_statement
 from ml_platform.constructs.labeling.active_learning_jobs import RoundJobSpec, model_job_states
 from ml_platform.constructs.labeling.machine_defaults import logged_state_machine, report_status
 
@@ -206,14 +207,7 @@ class ActiveLearningMachine(Construct):
         )
         # CreateTrainingJob/CreateTransformJob with a VolumeKmsKeyId: SageMaker creates a grant on the
         # key in the caller's name for the jobs' volumes.
-        add(
-            iam.PolicyStatement(
-                sid="VolumeKeyGrants",
-                actions=["kms:CreateGrant"],
-                resources=[kms_key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            )
-        )
+        add(volume_key_grants_statement(kms_key_arn))
         add(
             iam.PolicyStatement(
                 sid="SyncIntegrationRules",

@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from ml_platform.constructs.foundation.keys import volume_key_grants_statement
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
 
@@ -138,14 +139,7 @@ class GroundTruthRole(Construct):
             )
         )
         # The jobs' volumes are encrypted with the lake key: SageMaker creates a grant for them.
-        add(
-            iam.PolicyStatement(
-                sid="VolumeKeyGrants",
-                actions=["kms:CreateGrant"],
-                resources=[lake_key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            )
-        )
+        add(volume_key_grants_statement(lake_key.key_arn))
 
     def _acknowledge(self, raw_bucket: str, curated_bucket: str, region: str, account: str) -> None:
         """The IAM5 findings of the grants above, each with why its wildcard is needed."""

@@ -6,6 +6,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from ml_platform.constructs.foundation.keys import volume_key_grants_statement
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.xgboost_image import XGBOOST_REPOSITORY, xgboost_image_account
@@ -66,14 +67,7 @@ class ModelJobRole(Construct):
     def _grant_key_use(self, lake_key: kms.IKey) -> None:
         """The lake key on the run's objects, and on the jobs' volumes through grants SageMaker creates."""
         lake_key.grant(self.role, "kms:Decrypt", "kms:GenerateDataKey")
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="VolumeKeyGrants",
-                actions=["kms:CreateGrant"],
-                resources=[lake_key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            )
-        )
+        self.role.add_to_principal_policy(volume_key_grants_statement(lake_key.key_arn))
 
     def _grant_job_runtime(self, region: str, account: str) -> None:
         """What a job's container needs to start and report: the XGBoost image, metrics, logs."""

@@ -14,6 +14,7 @@ from constructs import Construct
 from ml_platform.config_sections.monitoring import MonitoringConfig
 from ml_platform.constants import CAPTURE_PREFIX, PIPELINES_PREFIX
 from ml_platform.constructs.data.lake import grant_prefix_read, grant_prefix_read_write
+from ml_platform.constructs.foundation.keys import volume_key_grants_statement
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.foundation.roles import PlatformRole
 from ml_platform.constructs.training.code_bundle import CodeBundle
@@ -90,9 +91,7 @@ class OurMonitor(Construct):
             role.add_to_principal_policy(statement)
         self.models_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         # CreateProcessingJob with a VolumeKmsKeyId: SageMaker creates a grant in the caller's name.
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="JobVolumeKeyGrants", actions=["kms:CreateGrant"], resources=[self.models_key.key_arn],
-            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}))
+        role.add_to_principal_policy(volume_key_grants_statement(self.models_key.key_arn, sid="JobVolumeKeyGrants"))
         self._acknowledge_runner_wildcards(role, endpoints, package_group)
 
     def _runner_statements(self, endpoints: list[str], package_group: str) -> list[iam.PolicyStatement]:
