@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import CODE
+CODE = Path(__file__).resolve().parents[3] / "training_code"
 
 PROBE = """
 import json, sys
