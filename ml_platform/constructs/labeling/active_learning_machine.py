@@ -17,17 +17,14 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ml_platform.constructs.foundation.keys import volume_key_grants_statement
 from ml_platform.constructs.labeling.active_learning_jobs import RoundJobSpec, model_job_states
-from ml_platform.constructs.labeling.machine_defaults import logged_state_machine, report_status
+from ml_platform.constructs.labeling.machine_defaults import MachineRuntime, logged_state_machine, report_status
 
 
 class ActiveLearningMachine(Construct):
@@ -53,11 +50,7 @@ class ActiveLearningMachine(Construct):
         workers_per_object: int,
         held_out_workers_per_object: int,
         name_prefix: str,
-        logs_key: kms.IKey,
-        log_retention: logs.RetentionDays,
-        alerts_topic: sns.ITopic,
-        removal_policy: cdk.RemovalPolicy,
-        role: iam.IRole,
+        runtime: MachineRuntime,
     ) -> None:
         super().__init__(scope, construct_id)
         prepare, select, merge = self._steps_function_states(steps, settings, curated_bucket)
@@ -72,13 +65,10 @@ class ActiveLearningMachine(Construct):
             definition=start.next(prepare),
             timeout=cdk.Duration.days(60),
             comment="Active learning: model labels above a calibrated threshold, humans label the rest",
-            logs_key=logs_key,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
-            role=role,
+            runtime=runtime,
         )
         self._grant(cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID, name_prefix, job_role_arn, kms_key_arn)
-        report_status(self, self.state_machine, alerts_topic, "active-learning")
+        report_status(self, self.state_machine, runtime.alerts_topic, "active-learning")
 
     def _steps_function_states(
         self, steps: lambda_.IFunction, settings: dict[str, Any], curated_bucket: str

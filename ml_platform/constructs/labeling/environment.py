@@ -21,6 +21,7 @@ from ml_platform.constants import RolePurpose
 from ml_platform.constructs.foundation.network import SecureVpc
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement
 from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.labeling.machine_defaults import MachineRuntime
 from ml_platform.constructs.operations.alerting import Alerting
 from ml_platform.naming import Naming
 from ml_platform.retention import retention
@@ -52,6 +53,11 @@ class LabelingEnvironment:
     @property
     def alerts_topic(self) -> sns.ITopic:
         return self.alerting.topic
+
+    def machine_runtime(self, role: iam.IRole) -> MachineRuntime:
+        """What a labeling state machine running as `role` logs with and reports to, in this environment."""
+        return MachineRuntime(role=role, logs_key=self.logs_key, log_retention=self.log_retention,
+                              removal_policy=self.removal_policy, alerts_topic=self.alerts_topic)
 
     def eni_placement(self) -> EniPlacement:
         """Where the labeling jobs' network interfaces may be created (the isolated subnets)."""

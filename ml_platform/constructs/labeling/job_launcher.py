@@ -21,15 +21,13 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ml_platform.constructs.labeling.job_polling import poll_until_finished
 from ml_platform.constructs.labeling.labeling_job_request import JobSettings, create_labeling_job_parameters
-from ml_platform.constructs.labeling.machine_defaults import logged_state_machine, report_status
+from ml_platform.constructs.labeling.machine_defaults import MachineRuntime, logged_state_machine, report_status
 from ml_platform.constructs.labeling.task_types import (
     BUILT_IN_TASKS,
     CUSTOM_TASK,
@@ -57,11 +55,7 @@ class LabelingJobLauncher(Construct):
         export_lambda_arn: str,
         input_prefix_uri: str,
         job_name_prefix: str,
-        logs_key: kms.IKey,
-        log_retention: logs.RetentionDays,
-        alerts_topic: sns.ITopic,
-        removal_policy: cdk.RemovalPolicy,
-        role: iam.IRole,
+        runtime: MachineRuntime,
     ) -> None:
         super().__init__(scope, construct_id)
         self.job_name_prefix = job_name_prefix
@@ -80,13 +74,10 @@ class LabelingJobLauncher(Construct):
             definition=prepare.next(self._route),
             timeout=cdk.Duration.days(11),
             comment="Runs one Ground Truth labeling job from a manifest and exports its labels",
-            logs_key=logs_key,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
-            role=role,
+            runtime=runtime,
         )
         self._grant()
-        report_status(self, self.state_machine, alerts_topic, "labeling job")
+        report_status(self, self.state_machine, runtime.alerts_topic, "labeling job")
 
     def _grant(self) -> None:
         """PassRole of the jobs' role to SageMaker only, the job files, the lake key."""

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -18,20 +20,30 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 
+@dataclass(frozen=True)
+class MachineRuntime:
+    """What each labeling state machine runs with: its role, its log group's key, retention and
+    removal policy, and the alert topic every execution's outcome goes to."""
+
+    role: iam.IRole
+    logs_key: kms.IKey
+    log_retention: logs.RetentionDays
+    removal_policy: cdk.RemovalPolicy
+    alerts_topic: sns.ITopic
+
+
 def logged_state_machine(scope: Construct, *, definition: sfn.IChainable, timeout: cdk.Duration, comment: str,
-                         logs_key: kms.IKey, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy,
-                         role: iam.IRole) -> sfn.StateMachine:
-    """`StateMachine` in `scope`, running as `role`, logging to `Logs` (both construct IDs in `scope`)."""
-    log_group = logs.LogGroup(
-        scope, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
-    )
+                         runtime: MachineRuntime) -> sfn.StateMachine:
+    """`StateMachine` in `scope`, running as the runtime's role, logging to `Logs` (both construct IDs in `scope`)."""
+    log_group = logs.LogGroup(scope, "Logs", encryption_key=runtime.logs_key, retention=runtime.log_retention,
+                              removal_policy=runtime.removal_policy)
     return sfn.StateMachine(
         scope,
         "StateMachine",
         definition_body=sfn.DefinitionBody.from_chainable(definition),
         tracing_enabled=True,
         timeout=timeout,
-        role=role,
+        role=runtime.role,
         logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         comment=comment,
     )

@@ -76,11 +76,7 @@ def build_launcher(scope: Construct, env: LabelingEnvironment, settings: JobSett
         export_lambda_arn=functions.steps.function.function_arn,
         input_prefix_uri=f"s3://{env.raw_bucket}/{INPUT_PREFIX}",
         job_name_prefix=prefix,
-        logs_key=env.logs_key,
-        log_retention=env.log_retention,
-        alerts_topic=env.alerts_topic,
-        removal_policy=env.removal_policy,
-        role=role,
+        runtime=env.machine_runtime(role),
     )
     functions.steps.grant_invoke(launcher.state_machine)
     acknowledge_findings(role, {
@@ -162,11 +158,7 @@ def build_active_learning(scope: Construct, env: LabelingEnvironment, launcher: 
         workers_per_object=al.workers_per_object,
         held_out_workers_per_object=al.held_out_workers_per_object,
         name_prefix=prefix,
-        logs_key=env.logs_key,
-        log_retention=env.log_retention,
-        alerts_topic=env.alerts_topic,
-        removal_policy=env.removal_policy,
-        role=role,
+        runtime=env.machine_runtime(role),
     )
     functions.steps.grant_invoke(machine.state_machine)
     _acknowledge_active_learning(env, role, launcher=launcher, functions=functions)
