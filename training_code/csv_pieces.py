@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import mmap
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -56,20 +56,21 @@ def read_tables(path: Path, *, read_options: pa_csv.ReadOptions, parse_options: 
     back to the streaming reader); pyarrow's ArrowInvalid during iteration on a bad cell."""
     with path.open("rb") as handle:
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # keeps its own descriptor
+    # Pieces after the first start mid-file: the header row (skip_rows) is in the first one only.
     rest = pa_csv.ReadOptions(column_names=read_options.column_names, block_size=read_options.block_size,
                               use_threads=read_options.use_threads, encoding=read_options.encoding)
-    return _parse(mapped, piece_bytes or PIECE_BYTES, lambda start: read_options if start == 0 else rest, parse_options,
-                  convert_options)
+    return _parse(mapped, piece_bytes or PIECE_BYTES, first=read_options, rest=rest, parse_options=parse_options,
+                  convert_options=convert_options)
 
 
-def _parse(mapped: mmap.mmap, piece_bytes: int, read_options: Callable[[int], pa_csv.ReadOptions],
+def _parse(mapped: mmap.mmap, piece_bytes: int, *, first: pa_csv.ReadOptions, rest: pa_csv.ReadOptions,
            parse_options: pa_csv.ParseOptions, convert_options: pa_csv.ConvertOptions) -> Iterator[pa.Table]:
     # The mapping is never closed explicitly: pyarrow may still hold a view of the last piece for a
     # moment (its reader threads) and close() refuses while one exists; it goes with its last reference.
     text = memoryview(mapped)
     for start, end in piece_bounds(mapped, piece_bytes):
         # The table owns its float32 columns: nothing refers to the mapped text afterwards.
-        table = pa_csv.read_csv(pa.py_buffer(text[start:end]), read_options=read_options(start),
+        table = pa_csv.read_csv(pa.py_buffer(text[start:end]), read_options=first if start == 0 else rest,
                                 parse_options=parse_options, convert_options=convert_options)
         _drop_pages(mapped, start, end)
         yield table

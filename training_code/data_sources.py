@@ -4,8 +4,8 @@ CSV (label in column 0: the built-in algorithm's convention; `,` `;` tab or `|` 
 from the first line as the built-in does) and Parquet (label = first column; pandas index columns
 dropped) are read with pyarrow in bounded batches (CSV in memory-mapped pieces: csv_pieces),
 converted straight to float32 (never float64, never a whole-file copy). A CSV header row is skipped
-with a warning (csv_header). libsvm is sparse and usually small: each file is parsed by xgboost's own reader. RecordIO-protobuf is decoded by
-recordio_protobuf, one file at a time.
+with a warning (csv_header). libsvm is sparse and usually small: each file is parsed by xgboost's own
+reader. RecordIO-protobuf is decoded by recordio_protobuf, one file at a time.
 """
 from __future__ import annotations
 

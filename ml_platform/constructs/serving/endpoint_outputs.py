@@ -33,7 +33,10 @@ class AsyncResultTopics:
                                  display_name=f"{name_prefix} async inference results")
         self.error = sns.Topic(scope, "AsyncError", master_key=key, enforce_ssl=True,
                                display_name=f"{name_prefix} async inference failures")
-        self.topics: list[sns.ITopic] = [self.success, self.error]
+
+    @property
+    def topics(self) -> list[sns.ITopic]:
+        return [self.success, self.error]
 
     @classmethod
     def for_endpoint(cls, scope: Construct, *, config: EndpointConfig, name_prefix: str,
