@@ -310,10 +310,11 @@ def main() -> None:
     else:
         print(f"\nserver, 1-row CSV, {server['concurrency']} connections, "
               f"median of {ROUNDS} interleaved {SECONDS}s runs")
-        print(f"{'server':<46} {'req/s':>9} {'p99 ms':>8} {'errors':>7}  load generator")
         labels = {"ours": "ours (serve.py, pre-forked, 1 worker/CPU)", "stock": server["stack"]}
+        width = max(len(label) for label in labels.values())
+        print(f"{'server':<{width}} {'req/s':>9} {'p99 ms':>8} {'errors':>7}  load generator")
         for name, label in labels.items():
-            print(f"{label[:46]:<46} {server[name + '_rps']:>9.0f} {server[name + '_p99_ms']:>8.2f} "
+            print(f"{label:<{width}} {server[name + '_rps']:>9.0f} {server[name + '_p99_ms']:>8.2f} "
                   f"{server[name + '_errors']:>7}  {', '.join(server['loadgen'][name])}")
         print(f"throughput ratio: {server['throughput_ratio']:.1f}x")
         print(f"CPU per request (server process tree, {ROUNDS} sequential runs of 1,000, median): "
