@@ -117,6 +117,8 @@ def ground_truth_flow(platform, request: dict, *, automated_job_requests: bool =
                   volume_key_grant(role, resources["VolumeKmsKeyId"], "sagemaker", "automated labeling volumes")])
         flow.add(vpc_network_interfaces(platform, role, subnets=vpc["Subnets"], security_groups=vpc["SecurityGroupIds"],
                                         why="automated labeling in the VPC"))
+        flow.add(logs_write(platform, role, JOB_LOGS["Training"], "automated labeling's training logs")
+                 + logs_write(platform, role, JOB_LOGS["Transform"], "automated labeling's transform logs"))
     return flow
 
 
@@ -280,6 +282,22 @@ def test_active_learning_jobs_run(platform, active_learning):
               Call(role, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"},
                    "job metrics")])
     assert_authorized(platform, flow)
+
+
+def test_labeling_roles_write_only_their_jobs_log_groups(platform, launcher, active_learning):
+    # GIVEN the Ground Truth role and the active-learning jobs' role, WHEN either writes the logs of a
+    # SageMaker job kind it never runs (endpoints, processing), THEN IAM denies it: each role holds
+    # exactly the /aws/sagemaker/<kind> groups of its own jobs, not /aws/sagemaker/*.
+    roles = {Principal.role(r["RoleArn"]) for r in create_requests(platform, launcher)}
+    roles.add(Principal.role(_job_args(platform, active_learning, "createTrainingJob.sync")["RoleArn"]))
+    assert len(roles) == 2
+    for role in roles:
+        for group in ("/aws/sagemaker/Endpoints/some-endpoint", JOB_LOGS["Processing"]):
+            calls = [c for c in logs_write(platform, role, group, "another kind's logs")
+                     if isinstance(c, Call) and c.principal == role]
+            assert [c.action for c in calls] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+            allowed = [str(c) for c in calls if c.decide(platform).allowed]
+            assert not allowed, allowed
 
 
 def test_the_labeled_rows_table_is_read_through_lake_formation(platform):

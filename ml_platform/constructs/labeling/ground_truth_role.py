@@ -16,6 +16,7 @@ from constructs import Construct
 from ml_platform.constructs.foundation.keys import volume_key_grants_statement
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.foundation.sagemaker_job_logs import grant_job_logs
 
 INPUT_PREFIX = "labeling/"
 OUTPUT_PREFIX = "labeled/"
@@ -52,7 +53,7 @@ class GroundTruthRole(Construct):
         self._grant_lake_access(raw_bucket, curated_bucket, lake_key)
         self._grant_job_telemetry(region, account)
         self._grant_automated_labeling(region, account, name_prefix, lake_key)
-        self._acknowledge(raw_bucket, curated_bucket, region, account)
+        self._acknowledge(raw_bucket, curated_bucket)
         # Automated labeling's jobs run in the VPC: their network interfaces only in `placement`.
         grant_network_interfaces(self.role, service=EniService.SAGEMAKER, placement=placement)
 
@@ -87,15 +88,11 @@ class GroundTruthRole(Construct):
         lake_key.grant(self.role, "kms:Decrypt", "kms:GenerateDataKey")
 
     def _grant_job_telemetry(self, region: str, account: str) -> None:
-        """The job's logs in SageMaker's log groups and its metrics in SageMaker's namespaces."""
+        """The job's logs (and automated labeling's training and transform jobs' logs) in their SageMaker
+        log groups, and its metrics in SageMaker's namespaces."""
         add = self.role.add_to_principal_policy
-        add(
-            iam.PolicyStatement(
-                sid="LabelingJobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*"],
-            )
-        )
+        grant_job_logs(self.role, sid="LabelingJobLogs", region=region, account=account,
+                       groups=("LabelingJobs", "TrainingJobs", "TransformJobs"))
         # PutMetricData has no resource form; the namespace condition keeps it to SageMaker's own.
         add(
             iam.PolicyStatement(
@@ -141,12 +138,11 @@ class GroundTruthRole(Construct):
         # The jobs' volumes are encrypted with the lake key: SageMaker creates a grant for them.
         add(volume_key_grants_statement(lake_key.key_arn))
 
-    def _acknowledge(self, raw_bucket: str, curated_bucket: str, region: str, account: str) -> None:
+    def _acknowledge(self, raw_bucket: str, curated_bucket: str) -> None:
         """The IAM5 findings of the grants above, each with why its wildcard is needed."""
         for resource, why in (
             (f"arn:aws:s3:::{raw_bucket}/{INPUT_PREFIX}*", "input manifests and objects of each job"),
             (f"arn:aws:s3:::{curated_bucket}/{OUTPUT_PREFIX}*", "each job's output, named after the job"),
-            (f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*", "SageMaker's own log groups"),
             ("*", "PutMetricData and the VPC ENI/Describe actions have no resource-level form"),
         ):
             self.role.acknowledge_wildcard(f"Resource::{resource}",

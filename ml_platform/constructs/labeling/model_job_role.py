@@ -9,6 +9,7 @@ from constructs import Construct
 from ml_platform.constructs.foundation.keys import volume_key_grants_statement
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.foundation.sagemaker_job_logs import grant_job_logs
 from ml_platform.constructs.training.xgboost_image import XGBOOST_REPOSITORY, xgboost_image_account
 
 
@@ -40,7 +41,7 @@ class ModelJobRole(Construct):
         self._grant_run_prefix(run_objects, curated_bucket, prefix)
         self._grant_key_use(lake_key)
         self._grant_job_runtime(region, account)
-        self._acknowledge(run_objects, region, account)
+        self._acknowledge(run_objects)
         # The jobs run in the VPC: their network interfaces only in `placement`.
         grant_network_interfaces(self.role, service=EniService.SAGEMAKER, placement=placement)
 
@@ -91,22 +92,13 @@ class ModelJobRole(Construct):
                 ],
             )
         )
-        add(
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*"],
-            )
-        )
+        grant_job_logs(self.role, sid="JobLogs", region=region, account=account,
+                       groups=("TrainingJobs", "TransformJobs"))
 
-    def _acknowledge(self, run_objects: str, region: str, account: str) -> None:
+    def _acknowledge(self, run_objects: str) -> None:
         """The IAM5 findings of the grants above, each with why its wildcard is needed."""
         for resource, why in (
             (run_objects, "each run's channels, models and predictions are created per round"),
             ("*", "ECR token, metrics and VPC ENI actions have no resource-level form"),
-            (
-                f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*",
-                "SageMaker's job log groups are named per job",
-            ),
         ):
             self.role.acknowledge_wildcard(f"Resource::{resource}", why)

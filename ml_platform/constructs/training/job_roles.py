@@ -6,6 +6,7 @@ from constructs import Construct
 
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.foundation.sagemaker_job_logs import grant_job_logs
 from ml_platform.constructs.training.xgboost_image import xgboost_repository_arn
 
 
@@ -29,10 +30,6 @@ class SageMakerJobRole(PlatformRole):
             iam.PolicyStatement(sid="PullXGBoostImage", resources=[xgboost_repository_arn(region)],
                                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                          "ecr:BatchCheckLayerAvailability"]),
-            iam.PolicyStatement(
-                sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                                        "logs:DescribeLogStreams"],
-                resources=[f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/{g}:*" for g in log_groups]),
             # PutMetricData has no resource-level permissions; the namespace condition scopes it.
             iam.PolicyStatement(sid="JobMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
                                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
@@ -43,7 +40,4 @@ class SageMakerJobRole(PlatformRole):
                         "actions supports resource-level permissions")
         # VPC placement: SageMaker creates and deletes the job's network interfaces with this role.
         grant_network_interfaces(self, service=EniService.SAGEMAKER, placement=placement)
-        for group in log_groups:
-            self.acknowledge_wildcard(
-                f"Resource::arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/{group}:*",
-                f"Log streams of the /aws/sagemaker/{group} log group are named per job at run time")
+        grant_job_logs(self, sid="JobLogs", region=region, account=account, groups=tuple(log_groups))
