@@ -37,9 +37,9 @@ _EXTENSIONS = {".csv": CSV, ".tsv": CSV, ".parquet": PARQUET, ".pq": PARQUET, ".
 # The built-in algorithm reads a channel without ContentType as libsvm.
 DEFAULT_CONTENT_TYPE = LIBSVM
 CHUNK_ROWS = columnar.CHUNK_ROWS
-# pyarrow's block size inside each memory-mapped piece (csv_pieces.PIECE_BYTES = 8 MiB): 1 MiB blocks
-# parsed and walked 1M x 51 rows in 2.1-2.4 s where 256 KiB blocks took 3.6-3.7 s, at the same peak
-# (read-phase VmHWM 275-305 MB vs 280 MB; the whole run's peak is later, in quantization).
+# pyarrow's block size inside each memory-mapped piece (csv_pieces.PIECE_BYTES = 8 MiB). On 1M x 51 rows,
+# 5 interleaved pairs of bench_training's worker: parse + first walk 3.39 s with 1 MiB blocks vs 4.27 s
+# with 256 KiB (medians), whole run 16.1 vs 17.3 s, peak 351-359 vs 372-381 MB.
 CSV_BLOCK_BYTES = 1 << 20
 
 

@@ -11,7 +11,8 @@ from aws_cdk import aws_iam as iam
 
 from ml_platform.constructs.foundation.roles import PlatformRole
 
-JOB_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+# What SageMaker does with a job's or an endpoint's role on its log groups.
+SAGEMAKER_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
 
 
 def job_log_group_arn(region: str, account: str, group: str) -> str:
@@ -24,7 +25,7 @@ def grant_job_logs(role: PlatformRole, *, sid: str, region: str, account: str, g
     acknowledge each group's per-job streams wildcard on it."""
     arns = [job_log_group_arn(region, account, group) for group in groups]
     role.add_to_principal_policy(iam.PolicyStatement(
-        sid=sid, actions=list(JOB_LOG_ACTIONS), resources=[form for arn in arns for form in (arn, f"{arn}:*")]))
+        sid=sid, actions=list(SAGEMAKER_LOG_ACTIONS), resources=[form for arn in arns for form in (arn, f"{arn}:*")]))
     for group, arn in zip(groups, arns, strict=True):
         role.acknowledge_wildcard(f"Resource::{arn}:*",
                                   f"Log streams of the /aws/sagemaker/{group} log group are named per job at run time")

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from ml_platform.constructs.foundation.network_interfaces import EniPlacement, EniService, grant_network_interfaces
 from ml_platform.constructs.foundation.roles import PlatformRole
+from ml_platform.constructs.foundation.sagemaker_job_logs import SAGEMAKER_LOG_ACTIONS
 from ml_platform.grant_acknowledgments import KMS, S3_READ, acknowledge_grants
 
 # AWS publishes its framework images (sagemaker-xgboost) from a different AWS-owned account in
@@ -52,8 +53,7 @@ class ModelExecutionRole(Construct):
                                       resource_name="/aws/sagemaker/Endpoints/*",
                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
         self.role.add_to_principal_policy(iam.PolicyStatement(
-            sid="EndpointLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                                         "logs:DescribeLogStreams"],
+            sid="EndpointLogs", actions=list(SAGEMAKER_LOG_ACTIONS),
             resources=[log_groups, f"{log_groups}:log-stream:*"]))
         # PutMetricData has no resource; the namespace condition keeps it to SageMaker's.
         self.role.add_to_principal_policy(iam.PolicyStatement(
