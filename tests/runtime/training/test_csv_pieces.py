@@ -77,3 +77,37 @@ def test_a_bad_cell_in_a_later_piece_names_the_file_and_the_cell(tmp_path, monke
     monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 256)
     with pytest.raises(TrainingError, match=r"bad.csv: invalid CSV, every cell must be a number \(.*'abc'"):
         list(read_chunks(path, "csv"))
+
+
+def test_lean_options_parse_plain_pieces_and_the_callers_options_the_rest(tmp_path, monkeypatch):
+    # GIVEN pieces of plain numbers, a quoted cell, missing-value words (NA, nan), a blank line and
+    # padded cells, one or two lines per piece
+    path = tmp_path / "mixed.csv"
+    lines = [b"1,2.5,3", b"0,4,5", b'1,"6.5",7', b"0,NA,8", b"1,nan,-nan", b"", b"0, 9.5 ,1e3", b"1,,2",
+             b"0,1,2\r", b"1,3,4"]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    calls: list[tuple[bool, bool]] = []  # (lean options, parsed)
+    real_read_csv = pa_csv.read_csv
+
+    def spy(source, *, read_options, parse_options, convert_options):
+        lean = parse_options.quote_char is False
+        try:
+            table = real_read_csv(source, read_options=read_options, parse_options=parse_options,
+                                  convert_options=convert_options)
+        except pa.ArrowInvalid:
+            calls.append((lean, False))
+            raise
+        calls.append((lean, True))
+        return table
+
+    monkeypatch.setattr(csv_pieces.pa_csv, "read_csv", spy)
+    # WHEN it is read in pieces
+    tables = list(csv_pieces.read_tables(path, piece_bytes=12, **_options()))
+    # THEN the table is the one the caller's options give: the same rows, nulls and values
+    monkeypatch.setattr(csv_pieces.pa_csv, "read_csv", real_read_csv)
+    assert pa.concat_tables(tables).equals(_streamed(path))
+    # AND the plain pieces took the lean options, the quoted one was parsed again with the caller's,
+    # and the NA and nan pieces went to the caller's at once
+    assert sum(1 for lean, ok in calls if lean and ok) >= 4
+    assert sum(1 for lean, ok in calls if lean and not ok) == 1
+    assert sum(1 for lean, ok in calls if not lean) == 3
