@@ -106,8 +106,26 @@ def test_lean_options_parse_plain_pieces_and_the_callers_options_the_rest(tmp_pa
     # THEN the table is the one the caller's options give: the same rows, nulls and values
     monkeypatch.setattr(csv_pieces.pa_csv, "read_csv", real_read_csv)
     assert pa.concat_tables(tables).equals(_streamed(path))
-    # AND the plain pieces took the lean options, the quoted one was parsed again with the caller's,
-    # and the NA and nan pieces went to the caller's at once
+    # AND the plain pieces took the lean options; the quoted, NA and nan pieces went to the caller's
     assert sum(1 for lean, ok in calls if lean and ok) >= 4
-    assert sum(1 for lean, ok in calls if lean and not ok) == 1
+    assert sum(1 for lean, ok in calls if lean and not ok) == 0
     assert sum(1 for lean, ok in calls if not lean) == 3
+
+
+def test_a_bad_cell_refused_by_the_lean_options_gets_the_callers_error(tmp_path, monkeypatch):
+    path = tmp_path / "bad.csv"
+    path.write_text("1,2,3\n" * 50 + "1,2x,3\n")
+    refused = []
+    real_read_csv = pa_csv.read_csv
+
+    def spy(source, **options):
+        try:
+            return real_read_csv(source, **options)
+        except pa.ArrowInvalid:
+            refused.append(options["parse_options"].quote_char is False)
+            raise
+
+    monkeypatch.setattr(csv_pieces.pa_csv, "read_csv", spy)
+    with pytest.raises(pa.ArrowInvalid, match="2x"):
+        list(csv_pieces.read_tables(path, piece_bytes=64, **_options()))
+    assert refused == [True, False]  # the lean options refused it, the caller's worded the error
