@@ -78,8 +78,14 @@ _NOT_LEAN = (b'"', b"n", b"N")
 def _lean_options(parse_options: pa_csv.ParseOptions,
                   convert_options: pa_csv.ConvertOptions) -> tuple[pa_csv.ParseOptions, pa_csv.ConvertOptions] | None:
     """Options that parse a numeric piece without quotes and without `n`/`N` (so without a
-    missing-value word but the empty cell) into the same table with less work, or None."""
-    if list(convert_options.null_values) != list(pa_csv.ConvertOptions().null_values):
+    missing-value word but the empty cell) into the same table with less work, or None where the
+    caller's options hold more than column types, a decimal point, a delimiter and blank-line handling
+    (the lean ones would drop the rest)."""
+    plain_convert = pa_csv.ConvertOptions(column_types=convert_options.column_types,
+                                          decimal_point=convert_options.decimal_point)
+    plain_parse = pa_csv.ParseOptions(delimiter=parse_options.delimiter,
+                                      ignore_empty_lines=parse_options.ignore_empty_lines)
+    if not convert_options.equals(plain_convert) or not parse_options.equals(plain_parse):
         return None
     lean_parse = pa_csv.ParseOptions(delimiter=parse_options.delimiter, quote_char=False,
                                      ignore_empty_lines=parse_options.ignore_empty_lines)

@@ -129,3 +129,14 @@ def test_a_bad_cell_refused_by_the_lean_options_gets_the_callers_error(tmp_path,
     with pytest.raises(pa.ArrowInvalid, match="2x"):
         list(csv_pieces.read_tables(path, piece_bytes=64, **_options()))
     assert refused == [True, False]  # the lean options refused it, the caller's worded the error
+
+
+def test_lean_options_only_stand_in_for_plain_options():
+    types = {n: pa.float32() for n in NAMES}
+    assert csv_pieces._lean_options(pa_csv.ParseOptions(delimiter=";"), pa_csv.ConvertOptions(column_types=types))
+    # Anything the lean options would not carry over keeps every piece on the caller's options.
+    assert csv_pieces._lean_options(pa_csv.ParseOptions(escape_char="\\"), pa_csv.ConvertOptions(column_types=types)) is None
+    assert csv_pieces._lean_options(pa_csv.ParseOptions(), pa_csv.ConvertOptions(column_types=types,
+                                                                                 include_columns=["c0"])) is None
+    assert csv_pieces._lean_options(pa_csv.ParseOptions(), pa_csv.ConvertOptions(column_types=types,
+                                                                                 null_values=["?"])) is None
