@@ -81,16 +81,14 @@ def _lean_options(parse_options: pa_csv.ParseOptions,
     missing-value word but the empty cell) into the same table with less work, or None where the
     caller's options hold more than column types, a decimal point, a delimiter and blank-line handling
     (the lean ones would drop the rest)."""
-    plain_convert = pa_csv.ConvertOptions(column_types=convert_options.column_types,
-                                          decimal_point=convert_options.decimal_point)
-    plain_parse = pa_csv.ParseOptions(delimiter=parse_options.delimiter,
-                                      ignore_empty_lines=parse_options.ignore_empty_lines)
-    if not convert_options.equals(plain_convert) or not parse_options.equals(plain_parse):
-        return None
-    lean_parse = pa_csv.ParseOptions(delimiter=parse_options.delimiter, quote_char=False,
+    lean_parse = pa_csv.ParseOptions(delimiter=parse_options.delimiter,
                                      ignore_empty_lines=parse_options.ignore_empty_lines)
-    lean_convert = pa_csv.ConvertOptions(column_types=convert_options.column_types, null_values=[""],
+    lean_convert = pa_csv.ConvertOptions(column_types=convert_options.column_types,
                                          decimal_point=convert_options.decimal_point)
+    if not parse_options.equals(lean_parse) or not convert_options.equals(lean_convert):
+        return None
+    # The caller's options exactly, but for what makes them lean.
+    lean_parse.quote_char, lean_convert.null_values = False, [""]
     return lean_parse, lean_convert
 
 
@@ -110,7 +108,7 @@ def _parse(mapped: mmap.mmap, piece_bytes: int, *, first: pa_csv.ReadOptions, re
             try:
                 table = pa_csv.read_csv(piece, read_options=read_options, parse_options=lean[0], convert_options=lean[1])
             except pa.ArrowInvalid:
-                table = None  # the caller's options decide
+                pass  # the caller's options decide: their rows, or their wording of the error
         if table is None:
             table = pa_csv.read_csv(piece, read_options=read_options, parse_options=parse_options,
                                     convert_options=convert_options)

@@ -79,21 +79,15 @@ def test_a_bad_cell_in_a_later_piece_names_the_file_and_the_cell(tmp_path, monke
         list(read_chunks(path, "csv"))
 
 
-def test_lean_options_parse_plain_pieces_and_the_callers_options_the_rest(tmp_path, monkeypatch):
-    # GIVEN pieces of plain numbers, a quoted cell, missing-value words (NA, nan), a blank line and
-    # padded cells, one or two lines per piece
-    path = tmp_path / "mixed.csv"
-    lines = [b"1,2.5,3", b"0,4,5", b'1,"6.5",7', b"0,NA,8", b"1,nan,-nan", b"", b"0, 9.5 ,1e3", b"1,,2",
-             b"0,1,2\r", b"1,3,4"]
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    calls: list[tuple[bool, bool]] = []  # (lean options, parsed)
+def _record_parses(monkeypatch) -> list[tuple[bool, bool]]:
+    """Spies on csv_pieces' pyarrow parses: (with the lean options, parsed without error) per call."""
+    calls: list[tuple[bool, bool]] = []
     real_read_csv = pa_csv.read_csv
 
-    def spy(source, *, read_options, parse_options, convert_options):
-        lean = parse_options.quote_char is False
+    def spy(source, **options):
+        lean = options["parse_options"].quote_char is False
         try:
-            table = real_read_csv(source, read_options=read_options, parse_options=parse_options,
-                                  convert_options=convert_options)
+            table = real_read_csv(source, **options)
         except pa.ArrowInvalid:
             calls.append((lean, False))
             raise
@@ -101,10 +95,21 @@ def test_lean_options_parse_plain_pieces_and_the_callers_options_the_rest(tmp_pa
         return table
 
     monkeypatch.setattr(csv_pieces.pa_csv, "read_csv", spy)
+    return calls
+
+
+def test_lean_options_parse_plain_pieces_and_the_callers_options_the_rest(tmp_path, monkeypatch):
+    # GIVEN pieces of plain numbers, a quoted cell, missing-value words (NA, nan), a blank line and
+    # padded cells, one or two lines per piece
+    path = tmp_path / "mixed.csv"
+    lines = [b"1,2.5,3", b"0,4,5", b'1,"6.5",7', b"0,NA,8", b"1,nan,-nan", b"", b"0, 9.5 ,1e3", b"1,,2",
+             b"0,1,2\r", b"1,3,4"]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    calls = _record_parses(monkeypatch)
     # WHEN it is read in pieces
     tables = list(csv_pieces.read_tables(path, piece_bytes=12, **_options()))
     # THEN the table is the one the caller's options give: the same rows, nulls and values
-    monkeypatch.setattr(csv_pieces.pa_csv, "read_csv", real_read_csv)
+    monkeypatch.undo()
     assert pa.concat_tables(tables).equals(_streamed(path))
     # AND the plain pieces took the lean options; the quoted, NA and nan pieces went to the caller's
     assert sum(1 for lean, ok in calls if lean and ok) >= 4
@@ -115,19 +120,10 @@ def test_lean_options_parse_plain_pieces_and_the_callers_options_the_rest(tmp_pa
 def test_a_bad_cell_refused_by_the_lean_options_gets_the_callers_error(tmp_path, monkeypatch):
     path = tmp_path / "bad.csv"
     path.write_text("1,2,3\n" * 50 + "1,2x,3\n")
-    refused = []
-    real_read_csv = pa_csv.read_csv
-
-    def spy(source, **options):
-        try:
-            return real_read_csv(source, **options)
-        except pa.ArrowInvalid:
-            refused.append(options["parse_options"].quote_char is False)
-            raise
-
-    monkeypatch.setattr(csv_pieces.pa_csv, "read_csv", spy)
+    calls = _record_parses(monkeypatch)
     with pytest.raises(pa.ArrowInvalid, match="2x"):
         list(csv_pieces.read_tables(path, piece_bytes=64, **_options()))
+    refused = [lean for lean, parsed in calls if not parsed]
     assert refused == [True, False]  # the lean options refused it, the caller's worded the error
 
 
