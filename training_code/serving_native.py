@@ -3,65 +3,38 @@
 Standard library only: the forking parent of serve.py builds the library once before it starts
 the workers (so they never race a compiler), without importing numpy or xgboost. The library is
 cached by source hash under SERVING_NATIVE_CACHE (default: <tmp>/ml-platform-serving) and
-written atomically, so concurrent script-mode workers may build it at the same time safely.
+written atomically (native_build), so concurrent script-mode workers may build it at the same time safely.
 Without a compiler (or with SERVING_NATIVE=off) nothing is built and the numpy evaluator serves.
 """
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
-import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
+import native_build
+from native_build import NativeUnavailable
 from serving_native_c import SOURCE
 
 log = logging.getLogger(__name__)
-# No -ffast-math: the evaluator relies on IEEE NaN comparisons and float32 rounding.
-FLAGS = ("-O2", "-std=c11", "-shared", "-fPIC")
 _loaded: dict[str, ctypes.CDLL] = {}
 
-
-class NativeUnavailable(RuntimeError):
-    """The compiled evaluator cannot be used here; the message says why."""
+__all__ = ["NativeUnavailable", "build", "library_path", "load", "try_load"]
 
 
 def library_path() -> Path:
-    digest = hashlib.sha256((SOURCE + " ".join(FLAGS)).encode()).hexdigest()[:16]
-    cache = os.environ.get("SERVING_NATIVE_CACHE") or os.path.join(tempfile.gettempdir(),
-                                                                     "ml-platform-serving")
-    return Path(cache) / f"libserving-{digest}.so"
-
-
-def _compiler() -> str:
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if name and shutil.which(name):
-            return name
-    raise NativeUnavailable("no C compiler (cc, gcc or clang) on PATH")
+    return native_build.library_path(SOURCE, "serving", "SERVING_NATIVE_CACHE", "ml-platform-serving")
 
 
 def build() -> Path:
     """Compile the library unless the cache already holds it; raise NativeUnavailable if unable."""
-    if os.environ.get("SERVING_NATIVE", "on").lower() in ("off", "0", "false", "no"):
+    if native_build.switched_off("SERVING_NATIVE"):
         raise NativeUnavailable("turned off by SERVING_NATIVE")
     target = library_path()
     if target.is_file():
         return target
-    compiler = _compiler()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as work:
-        source = Path(work) / "serving.c"
-        source.write_text(SOURCE)
-        partial = Path(work) / target.name
-        result = subprocess.run([compiler, *FLAGS, "-o", str(partial), str(source), "-lm"],
-                                capture_output=True, text=True, timeout=120)
-        if result.returncode != 0:
-            first = (result.stderr.strip().splitlines() or ["no output"])[0]
-            raise NativeUnavailable(f"{compiler} failed: {first}")
-        os.replace(partial, target)  # atomic: a concurrent builder sees the old or the new file
+    native_build.build(SOURCE, target)
     log.info("compiled evaluator built at %s", target)
     return target
 
