@@ -113,11 +113,10 @@ def _parse(mapped: mmap.mmap, piece_bytes: int, *, first: pa_csv.ReadOptions, re
         read_options = first if start == 0 else rest
         table = None
         # Not the header's piece: without quoting, the rows pyarrow skips could be counted differently.
-        if lean is not None and not read_options.skip_rows and all(
-                mapped.find(byte, start, end) < 0 for byte in _NOT_LEAN):
+        if lean is not None and not read_options.skip_rows:
             if native is not None:
-                table = native.parse(start, end)  # None where the text is not plain
-            if table is None:
+                table = native.parse(start, end)  # None where the text is not plain (a quote, n, N...)
+            if table is None and all(mapped.find(byte, start, end) < 0 for byte in _NOT_LEAN):
                 try:
                     table = pa_csv.read_csv(piece, read_options=read_options, parse_options=lean[0],
                                             convert_options=lean[1])
