@@ -47,6 +47,26 @@ int64_t csv_rows(const char *s, int64_t n) {
     return rows;
 }
 
+/* Eight digits at once: the 8 bytes at p (loaded little-endian: the first digit is the lowest byte). */
+static inline uint64_t load8(const char *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline int eight_digits(uint64_t v) {
+    /* Each byte 0x30..0x39: high nibble 3, and adding 6 leaves it 3 (no byte above 0x39). */
+    return (v & 0xF0F0F0F0F0F0F0F0ULL) == 0x3030303030303030ULL
+        && ((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) == 0x3030303030303030ULL;
+}
+
+static inline uint64_t eight_digits_value(uint64_t v) {
+    v -= 0x3030303030303030ULL;                                /* bytes d0..d7, d0 lowest */
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;          /* 16-bit lanes: d0d1, d2d3, ... */
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;        /* 32-bit lanes: d0..d3, d4..d7 */
+    return (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;           /* d0..d7 */
+}
+
 /* The unsigned number s[0..len) (already checked against the grammar) by strtof; 0 on success. */
 static int correctly_rounded(const char *s, int64_t len, float *out) {
     char text[80];
@@ -87,13 +107,21 @@ int64_t csv_float32_parse(const char *s, int64_t n, char delim, int64_t n_cols, 
                 uint64_t w = 0;
                 int digits = 0, any = 0, truncated = 0;
                 int64_t exp10 = 0;
+                /* Leading zeros add nothing; after them eight digits at a time while 19 fit in w. */
+                for (; p < end && *p == '0'; p++) any = 1;
+                for (; digits <= 11 && end - p >= 8 && eight_digits(load8(p)); p += 8, digits += 8, any = 1)
+                    w = w * 100000000 + eight_digits_value(load8(p));
                 for (; p < end && (unsigned)(*p - '0') < 10; p++) {
                     any = 1;
                     if (digits < 19) { w = w * 10 + (uint64_t)(*p - '0'); if (w) digits++; }
                     else { exp10++; truncated = 1; }
                 }
                 if (p < end && *p == '.') {
-                    for (p++; p < end && (unsigned)(*p - '0') < 10; p++) {
+                    p++;
+                    if (w == 0) for (; p < end && *p == '0'; p++) { any = 1; exp10--; }
+                    for (; digits <= 11 && end - p >= 8 && eight_digits(load8(p)); p += 8, digits += 8, exp10 -= 8, any = 1)
+                        w = w * 100000000 + eight_digits_value(load8(p));
+                    for (; p < end && (unsigned)(*p - '0') < 10; p++) {
                         any = 1;
                         if (digits < 19) { w = w * 10 + (uint64_t)(*p - '0'); if (w) digits++; exp10--; }
                         else truncated = 1;
