@@ -3,7 +3,9 @@
 Standard library only: serve.py's forking parent builds its library before it imports numpy or
 xgboost. A library lands at `<cache>/lib<stem>-<hash of source and flags>.so` and is written
 atomically (built in a private folder, then renamed), so concurrent builders (script-mode workers,
-training processes started together) never load a half-written file.
+training processes started together) never load a half-written file. The cache folder is made
+private (0700), and a folder or library another user could have written is refused: the process
+would run its code.
 """
 from __future__ import annotations
 
@@ -41,12 +43,22 @@ def _compiler() -> str:
     raise NativeUnavailable("no C compiler (cc, gcc or clang) on PATH")
 
 
+def _check_trusted(path: Path) -> None:
+    """Refuse a cache folder or library that someone else could have written: the process would load
+    whatever is there (the default folder lies in the shared temporary folder)."""
+    info = path.stat()
+    if info.st_uid not in (os.getuid(), 0) or info.st_mode & 0o022:
+        raise NativeUnavailable(f"{path} is writable by or belongs to another user; not loading from it")
+
+
 def build(source: str, target: Path) -> Path:
     """Compile `source` to `target` unless it is already there; raise NativeUnavailable if unable."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_trusted(target.parent)
     if target.is_file():
+        _check_trusted(target)
         return target
     compiler = _compiler()
-    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         source_file = Path(work) / f"{target.stem}.c"
         source_file.write_text(source)

@@ -32,10 +32,10 @@ def build() -> Path:
     if native_build.switched_off("SERVING_NATIVE"):
         raise NativeUnavailable("turned off by SERVING_NATIVE")
     target = library_path()
-    if target.is_file():
-        return target
+    existed = target.is_file()
     native_build.build(SOURCE, target)
-    log.info("compiled evaluator built at %s", target)
+    if not existed:
+        log.info("compiled evaluator built at %s", target)
     return target
 
 

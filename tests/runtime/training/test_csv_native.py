@@ -183,3 +183,19 @@ def test_without_a_compiler_pyarrow_parses_every_piece(tmp_path, monkeypatch, ca
     assert _read(path).equals(_pyarrow(path.read_bytes(), 3))
     assert _read(path).num_rows == 40
     assert capsys.readouterr().err.count("C parser unavailable: no C compiler") == 1
+
+
+def test_the_cache_folder_is_private_and_one_others_can_write_is_not_loaded_from(tmp_path, monkeypatch):
+    # GIVEN no cache yet: the folder is made for this user alone
+    monkeypatch.setenv("CSV_NATIVE_CACHE", str(tmp_path / "own"))
+    built = csv_native.build()
+    assert built.is_file() and (built.parent.stat().st_mode & 0o777) == 0o700
+    # GIVEN a cache folder any user may write (a library planted there would run in this process)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    (shared / csv_native.library_path().name).write_bytes(b"not to be loaded")
+    monkeypatch.setenv("CSV_NATIVE_CACHE", str(shared))
+    # WHEN the library is built or loaded from there THEN it is refused, with the reason
+    with pytest.raises(native_build.NativeUnavailable, match="writable by or belongs to another user"):
+        csv_native.build()
