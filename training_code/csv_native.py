@@ -3,7 +3,7 @@
 pyarrow's CSV reader tokenizes a piece into cells, then converts each column; for the files
 training reads (numbers, a delimiter, newlines) that is most of the parse's CPU. The C parser does
 both in one pass and, on `bench_training`'s 1M x 51 file, parses it with about half the CPU of
-pyarrow (see the README's benchmark section). It accepts only plain text (csv_native_c's grammar)
+pyarrow's reader (1.7-1.9 vs 3.6-4.1 CPU s, tables included; the C function alone ~20 ns per cell). It accepts only plain text (csv_native_c's grammar)
 and returns None for anything else, so the caller parses that piece with pyarrow as before; a table
 it returns equals the one pyarrow gives (same names, float32 values bit for bit, nulls where cells
 are empty).
