@@ -3,10 +3,10 @@
 pyarrow's CSV reader tokenizes a piece into cells, then converts each column; for the files
 training reads (numbers, a delimiter, newlines) that is most of the parse's CPU. The C parser does
 both in one pass and, on `bench_training`'s 1M x 51 file, parses it with about half the CPU of
-pyarrow's reader (1.7-1.9 vs 3.6-4.1 CPU s, tables included; the C function alone ~20 ns per cell). It accepts only plain text (csv_native_c's grammar)
-and returns None for anything else, so the caller parses that piece with pyarrow as before; a table
-it returns equals the one pyarrow gives (same names, float32 values bit for bit, nulls where cells
-are empty).
+pyarrow's reader (1.7-1.9 vs 3.6-4.1 CPU s, tables included; the C function alone ~20 ns per cell).
+It accepts only plain text (csv_native_c's grammar) and returns None for anything else, so the
+caller parses that piece with pyarrow as before; a table it returns equals the one pyarrow gives
+(same names, float32 values bit for bit, nulls where cells are empty).
 
 A piece is cut at line ends into one part per available core; the parts are parsed on a thread
 pool (ctypes releases the GIL during the call) into disjoint rows of one (columns, rows) block.
@@ -122,11 +122,11 @@ class PieceParser:
         rows = sum(counts)
         block = np.empty((len(self._names), rows), dtype=np.float32)
         empty = (ctypes.c_int64 * len(parts))()
-        first_rows = np.cumsum([0, *counts[:-1]])
+        first_rows = [sum(counts[:i]) for i in range(len(parts))]
 
         def parse_part(i: int) -> int:
             a, b = parts[i]
-            out = block.ctypes.data + 4 * int(first_rows[i])
+            out = block.ctypes.data + 4 * first_rows[i]
             return self._lib.csv_float32_parse(self._address + a, b - a, self._delimiter, len(self._names), out,
                                                rows, counts[i], ctypes.byref(empty, 8 * i))
 
@@ -147,7 +147,8 @@ def parser_for(mapped: mmap.mmap, names: list[str], delimiter: str,
     """A C parser for pieces of `mapped` read with these options, or None where it cannot stand in
     for pyarrow (CSV_NATIVE=off, a column not float32, a decimal point not '.', a delimiter a number
     may hold, no compiler, or a C locale whose decimal point is not '.')."""
-    if (native_build.switched_off("CSV_NATIVE") or not names or decimal_point != "." or len(delimiter.encode()) != 1 or delimiter in _NUMBER_CHARACTERS
+    if (native_build.switched_off("CSV_NATIVE") or not names or decimal_point != "."
+            or len(delimiter.encode()) != 1 or delimiter in _NUMBER_CHARACTERS
             or set(column_types) != set(names) or any(t != pa.float32() for t in column_types.values())
             or locale.localeconv()["decimal_point"] != "."):
         return None
